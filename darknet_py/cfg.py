@@ -1,0 +1,209 @@
+"""Darknet .cfg parsing with Darknet's semantics, made strict where Darknet is silent.
+
+Darknet (src/parser.c read_cfg, src/option_list.c, src/utils.c strip) reads a cfg line by line, removes
+every blank and tab from the line, then treats ``[...]`` as a section header, empty lines and lines
+starting with ``#`` or ``;`` as comments, and everything else as ``key=value`` split at the first ``=``.
+Option lookups walk from the front, so the FIRST of two equal keys wins. We keep all of that and add:
+CRLF works, a comment after a value is stripped, a line that is not ``key=value`` or a key before any
+section is an error (Darknet skips or crashes), values parse strictly (``filters=abc`` is an error where
+``atoi`` gives 0), and duplicate or unused keys warn with their line.
+"""
+import re
+import warnings
+from dataclasses import dataclass, field
+
+from .errors import CfgError, CfgWarning
+
+_BLANKS = re.compile(r"[ \t\r\n\f\v]+")
+_INT = re.compile(r"[+-]?\d+\Z")
+_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
+_REQUIRED = object()
+
+
+@dataclass
+class Section:
+    """One ``[type]`` block: its type, the line of its header and its options in file order."""
+
+    type: str
+    line: int
+    options: dict = field(default_factory=dict)   # key -> (value, line); first value wins
+    path: str = "<cfg>"
+
+    def items(self):
+        """[(key, value)] in file order, without line numbers (what a round trip must preserve)."""
+        return [(k, v) for k, (v, _) in self.options.items()]
+
+
+def read_cfg(path):
+    """Read and parse a cfg file; a file that is not text is a CfgError, not a crash."""
+    path = str(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise CfgError(f"cannot read cfg file: {e.strerror or e}", path) from None
+    return parse_cfg(decode_cfg(data, path), path)
+
+
+def decode_cfg(data, path):
+    if b"\0" in data:
+        raise CfgError("not a text file (it contains NUL bytes); is this a .weights or image file?", path)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise CfgError(f"not a UTF-8 text file (undecodable byte at offset {e.start})", path, line) from None
+
+
+def parse_cfg(text, path="<cfg>"):
+    """Parse cfg text into [Section]. The first section must be [net] or [network]."""
+    sections = []
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = _BLANKS.sub("", _strip_comment(raw))
+        if not line:
+            continue
+        if line.startswith("["):
+            sections.append(_parse_header(line, lineno, path))
+        else:
+            _parse_option(line, lineno, path, sections)
+    if not sections:
+        raise CfgError("empty cfg: no sections (a cfg starts with [net])", path, 1)
+    if sections[0].type not in ("net", "network"):
+        raise CfgError(f"the first section must be [net] or [network], not [{sections[0].type}]",
+                       path, sections[0].line, sections[0].type)
+    return sections
+
+
+def _strip_comment(raw):
+    """Drop a whole-line comment, and (unlike Darknet) a '#'/';' comment after a value."""
+    cut = min((i for i in (raw.find("#"), raw.find(";")) if i >= 0), default=len(raw))
+    return raw[:cut]
+
+
+def _parse_header(line, lineno, path):
+    if not line.endswith("]") or len(line) < 3 or "]" in line[1:-1] or "[" in line[1:]:
+        raise CfgError(f"malformed section header '{line}' (expected [name])", path, lineno)
+    return Section(line[1:-1], lineno, {}, path)
+
+
+def _parse_option(line, lineno, path, sections):
+    if not sections:
+        raise CfgError(f"option '{line}' before any [section]", path, lineno)
+    section = sections[-1]
+    key, eq, value = line.partition("=")
+    if not eq or not key:
+        raise CfgError(f"expected key=value, got '{line}'", path, lineno, section.type)
+    if key in section.options:
+        first = section.options[key][1]
+        warn(f"duplicate key '{key}' (first at line {first}); keeping the first value, as Darknet does",
+             path, lineno, section.type)
+        return
+    section.options[key] = (value, lineno)
+
+
+def warn(message, path, line, section=None):
+    """A CfgWarning reported at the cfg's own file and line (not at this Python file)."""
+    text = f"[{section}] {message}" if section else message
+    warnings.warn_explicit(CfgWarning(text), CfgWarning, str(path), line or 0)
+
+
+def render_cfg(sections):
+    """Sections back to cfg text (used by tests and by tools that edit cfgs)."""
+    out = []
+    for s in sections:
+        out.append(f"[{s.type}]")
+        out.extend(f"{k}={v}" for k, v in s.items())
+        out.append("")
+    return "\n".join(out)
+
+
+class Options:
+    """Typed, strict getters over one Section that remember which keys were read.
+
+    Every getter raises CfgError at the key's own line (the header's line when a required key is
+    missing). ``unused()`` lists the keys nobody read, which Darknet reports as "Unused field".
+    """
+
+    def __init__(self, section):
+        self.section = section
+        self.used = set()
+
+    @property
+    def type(self):
+        return self.section.type
+
+    def error(self, message, key=None):
+        """A CfgError at ``key``'s line if it is present, else at the section header."""
+        line = self.section.options[key][1] if key in self.section.options else self.section.line
+        return CfgError(message, self.section.path, line, self.section.type)
+
+    def has(self, key):
+        return key in self.section.options
+
+    def raw(self, key, default=_REQUIRED):
+        self.used.add(key)
+        if key in self.section.options:
+            return self.section.options[key][0]
+        if default is _REQUIRED:
+            raise self.error(f"missing required option '{key}'")
+        return default
+
+    def str(self, key, default=_REQUIRED, choices=None):
+        value = self.raw(key, default)
+        if choices is not None and value not in choices:
+            raise self.error(f"{key}={value} is not one of: {', '.join(choices)}", key)
+        return value
+
+    def int(self, key, default=_REQUIRED, min=None, max=None):
+        value = self.raw(key, default)
+        if isinstance(value, str):
+            if not _INT.match(value):
+                raise self.error(f"{key}={value} is not an integer", key)
+            value = int(value)
+        return self._check_range(key, value, min, max)
+
+    def float(self, key, default=_REQUIRED, min=None, max=None):
+        value = self.raw(key, default)
+        if isinstance(value, str):
+            if not _FLOAT.match(value):
+                raise self.error(f"{key}={value} is not a number", key)
+            value = float(value)
+        return self._check_range(key, value, min, max)
+
+    def flag(self, key, default=0):
+        """Darknet's 0/1 switches (batch_normalize=1): any integer, non-zero is true."""
+        return self.int(key, default) != 0
+
+    def int_list(self, key, default=_REQUIRED):
+        return self._list(key, default, _INT, int, "integers")
+
+    def float_list(self, key, default=_REQUIRED):
+        return self._list(key, default, _FLOAT, float, "numbers")
+
+    def _list(self, key, default, pattern, convert, what):
+        value = self.raw(key, default)
+        if not isinstance(value, str):
+            return value
+        items = [v for v in value.split(",")]
+        if items and items[-1] == "":          # Darknet tolerates a trailing comma
+            items.pop()
+        if not items or not all(pattern.match(v) for v in items):
+            raise self.error(f"{key}={value} is not a comma-separated list of {what}", key)
+        return [convert(v) for v in items]
+
+    def _check_range(self, key, value, lo, hi):
+        if lo is not None and value < lo:
+            raise self.error(f"{key}={value} must be >= {lo}", key)
+        if hi is not None and value > hi:
+            raise self.error(f"{key}={value} must be <= {hi}", key)
+        return value
+
+    def unused(self):
+        """[(key, line)] of the options no getter asked for."""
+        return [(k, line) for k, (_, line) in self.section.options.items() if k not in self.used]
+
+    def warn_unused(self):
+        for key, line in self.unused():
+            value = self.section.options[key][0]
+            warn(f"unused field '{key}={value}' (Darknet ignores it too)", self.section.path, line,
+                 self.section.type)

@@ -1,0 +1,147 @@
+"""Layer: the base every layer type derives from (shapes, buffers, defaults for backward/update).
+
+A layer owns its buffers and nothing else. Buffers are flat, contiguous, NCHW, allocated once in
+``__init__`` through ``alloc`` (which checks the network's memory budget first) and never again.
+"""
+import contextlib
+import contextvars
+from dataclasses import dataclass
+from math import prod
+
+import numpy as np
+
+from ..errors import DarknetError
+
+
+@dataclass(frozen=True)
+class Option:
+    """One cfg key a layer type reads, for ``darknet-py layers`` and the README."""
+
+    name: str
+    default: object
+    help: str = ""
+
+
+class MemoryLimitError(DarknetError):
+    """Building the network would allocate more than the memory limit."""
+
+
+class MemoryBudget:
+    """Counts the bytes a network allocates and refuses before the limit would be exceeded."""
+
+    def __init__(self, limit_bytes=None):
+        self.limit = limit_bytes
+        self.used = 0
+
+    def take(self, nbytes, what):
+        if self.limit is not None and self.used + nbytes > self.limit:
+            raise MemoryLimitError(
+                f"{what} needs {nbytes / 2**20:.1f} MiB more, {(self.used + nbytes) / 2**20:.1f} MiB in all, "
+                f"over the memory limit of {self.limit / 2**20:.1f} MiB (raise it with max_memory= / --max-memory)")
+        self.used += nbytes
+
+
+_budget = contextvars.ContextVar("darknet_py_memory_budget", default=None)
+_allocating_for = contextvars.ContextVar("darknet_py_allocating_for", default="a layer")
+
+
+@contextlib.contextmanager
+def memory_budget(budget, what="a layer"):
+    """Make ``alloc`` charge ``budget`` (with ``what`` named in its error) inside the block."""
+    token, token_what = _budget.set(budget), _allocating_for.set(what)
+    try:
+        yield budget
+    finally:
+        _budget.reset(token)
+        _allocating_for.reset(token_what)
+
+
+def alloc(n, dtype):
+    """A zeroed flat buffer of n elements, charged to the current memory budget first."""
+    n = int(n)
+    budget = _budget.get()
+    if budget is not None:
+        budget.take(n * np.dtype(dtype).itemsize, _allocating_for.get())
+    return np.zeros(n, dtype=dtype)
+
+
+class Layer:
+    """Base class. Subclasses set ``OPTIONS``, implement ``from_options``, ``forward`` and ``backward``.
+
+    Attributes every layer has: ``type`` (set by ``register_layer``), ``index``, ``batch``,
+    ``in_shape``/``out_shape`` (per batch item: (c, h, w) or (n,)), ``inputs``/``outputs`` (their sizes),
+    ``output`` and ``delta`` (flat, (batch, *out_shape)), ``workspace_size`` (elements of the shared
+    workspace this layer needs).
+    """
+
+    type = None
+    aliases = ()
+    OPTIONS = ()              # tuple of Option: the cfg keys this type reads, with their defaults
+    workspace_size = 0
+    truths = 0                # > 0 when the layer needs a truth buffer of another size than its output
+    # keys every section may carry (Darknet's parse_network_cfg), set by the builder:
+    dontsave = False          # skipped by save_weights
+    dontload = False          # skipped by load_weights
+    stopbackward = False      # backward does not go below this layer
+    learning_rate_scale = 1.0
+    section = None            # the cfg Section it was built from
+
+    def __init__(self, batch, in_shape, out_shape, dtype=np.float32, delta=True):
+        self.batch = int(batch)
+        self.in_shape = tuple(int(d) for d in in_shape)
+        self.out_shape = tuple(int(d) for d in out_shape)
+        self.dtype = np.dtype(dtype)
+        self.inputs = prod(self.in_shape)
+        self.outputs = prod(self.out_shape)
+        self.index = None
+        self.output = self.alloc(self.batch * self.outputs)                          # (B, *out_shape)
+        self.delta = self.alloc(self.batch * self.outputs) if delta else None       # (B, *out_shape)
+
+    def alloc(self, n):
+        return alloc(n, self.dtype)
+
+    @classmethod
+    def from_options(cls, opts, in_shape, net):
+        raise NotImplementedError
+
+    def forward(self, net):
+        raise NotImplementedError
+
+    def backward(self, net):
+        """Add this layer's input gradient into ``net.delta`` (which may be None for layer 0)."""
+
+    def update(self, args):
+        """Apply one optimisation step (layers with parameters)."""
+
+    def parameters(self):
+        """[(name, parameter array, gradient array)], gradients in Darknet's sign (-dL/dparam)."""
+        return []
+
+    def weight_arrays(self):
+        """The arrays written to / read from a Darknet .weights file, in Darknet's order."""
+        return []
+
+    def flops(self):
+        """Floating-point operations of one forward pass over the batch (for the summary)."""
+        return 0
+
+    def summary(self):
+        """Columns of the summary table: filters and size/stride, '' where they do not apply."""
+        return {"filters": "", "size": ""}
+
+    def output_array(self):
+        """``output`` shaped (batch, *out_shape): a view, not a copy."""
+        return self.output.reshape((self.batch,) + self.out_shape)
+
+    def delta_array(self):
+        return None if self.delta is None else self.delta.reshape((self.batch,) + self.out_shape)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} {self.index} {self.in_shape} -> {self.out_shape}>"
+
+
+def shape3(in_shape, opts, what):
+    """(c, h, w) of an input, or a CfgError naming the layer that needs it."""
+    if len(in_shape) != 3:
+        raise opts.error(f"{what} needs a (channels, height, width) input, got {tuple(in_shape)}")
+    return in_shape

@@ -1,0 +1,258 @@
+"""Network: the shared struct every layer reads (Darknet's ``network``), its builder and its loops.
+
+``build_network`` validates every section and allocates every buffer once; ``forward``, ``backward``
+and ``update`` then run sequentially over the layers and allocate nothing. As in Darknet, the loops
+point ``net.input``/``net.delta`` at the previous layer's ``output``/``delta`` before calling a layer.
+"""
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import cfg as cfgmod
+from .errors import CfgError, DarknetError
+from .kernels import blas
+from .layers.base import MemoryBudget, alloc, memory_budget
+from .netconfig import current_rate, parse_net_options
+from .registry import layer_class
+
+DEFAULT_MEMORY_FRACTION = 0.75
+
+
+@dataclass
+class UpdateArgs:
+    """What every layer's ``update`` gets (Darknet's update_args)."""
+
+    batch: int
+    learning_rate: float
+    momentum: float
+    decay: float
+    adam: bool = False
+    B1: float = 0.9
+    B2: float = 0.999
+    eps: float = 1e-7
+    t: int = 0
+
+
+class Network:
+    """Layers plus the state they share. Public API: forward, backward, update, save/load_weights."""
+
+    def __init__(self, config, path="<cfg>", dtype=np.float32, compat=False):
+        self.config = config              # NetConfig: the [net] section
+        self.path = path
+        self.dtype = np.dtype(dtype)
+        self.compat = bool(compat)        # reproduce Darknet's CPU numbers, quirks included
+        self.batch = config.batch
+        self.subdivisions = config.subdivisions
+        self.input_shape = config.input_shape
+        self.inputs = config.inputs
+        self.layers = []
+        self.train = False
+        self.seen = 0                     # images seen, written to the .weights header
+        self.t = 0                        # update steps (Darknet's *net->t, used by adam)
+        self.rng = np.random.default_rng(0)   # dropout / random policy: seeded, reproducible
+        # set by build_network once the layers exist:
+        self.input_buffer = None          # (B, inputs) the network input, copied in by forward
+        self.input_grad = None            # (B, inputs) gradient w.r.t. the input, filled by backward
+        self.truth = None                 # (B, truths) or None; layers with a cost read it
+        self.truth_buffer = None
+        self.workspace = None             # shared scratch, sized to the largest layer's need
+        self.input = None                 # the array the current layer reads (loops move it)
+        self.delta = None                 # the array the current layer adds its input gradient to
+        self.index = 0
+        self._deltas_clean = False
+
+    # ---------------------------------------------------------------- building
+    def add_layer(self, layer):
+        layer.index = len(self.layers)
+        self.layers.append(layer)
+
+    @property
+    def out_shape(self):
+        return self.layers[-1].out_shape if self.layers else self.input_shape
+
+    def finish_build(self):
+        last = self.layers[-1]
+        self.truths = last.truths or last.outputs
+        self.input_buffer = alloc(self.batch * self.inputs, self.dtype)       # (B, inputs)
+        self.input_grad = alloc(self.batch * self.inputs, self.dtype)         # (B, inputs)
+        self.truth_buffer = alloc(self.batch * self.truths, self.dtype)      # (B, truths)
+        self.workspace = alloc(max([l.workspace_size for l in self.layers] + [1]), self.dtype)
+
+    def memory_bytes(self):
+        """Bytes held by every buffer of the network (layers, workspace, input/truth buffers)."""
+        seen, total = set(), 0
+        arrays = [self.input_buffer, self.input_grad, self.truth_buffer, self.workspace]
+        for layer in self.layers:
+            arrays.extend(a for a in vars(layer).values() if isinstance(a, np.ndarray))
+        for a in arrays:
+            if a is not None and id(a) not in seen:
+                seen.add(id(a))
+                total += a.nbytes
+        return total
+
+    # ---------------------------------------------------------------- forward
+    def forward(self, x, train=False, truth=None):
+        """Run every layer on x, (batch, c, h, w) or (batch, inputs). Returns the last output (a view).
+
+        ``train=True`` uses training behaviour (batch statistics, dropout) and counts ``seen`` like
+        Darknet's train_network_datum. ``truth`` (batch, truths) lets cost/softmax layers compute
+        their delta and cost."""
+        self._check_array(x, (self.batch,) + tuple(self.input_shape), "input")
+        np.copyto(self.input_buffer, np.asarray(x, self.dtype).reshape(-1))
+        self.truth = self._set_truth(truth)
+        self.train = bool(train)
+        if self.train:
+            self.seen += self.batch
+        clear = self.train or self.truth is not None
+        self.input = self.input_buffer
+        for i, layer in enumerate(self.layers):
+            self.index = i
+            if clear and layer.delta is not None:
+                blas.fill(layer.delta, 0.0)         # Darknet zeroes each delta before the forward
+            layer.forward(self)
+            self.input = layer.output
+        self._deltas_clean = clear
+        return self.layers[-1].output_array()
+
+    def _set_truth(self, truth):
+        if truth is None:
+            return None
+        self._check_array(truth, None, "truth", size=self.batch * self.truths)
+        np.copyto(self.truth_buffer, np.asarray(truth, self.dtype).reshape(-1))
+        return self.truth_buffer
+
+    def _check_array(self, a, shape, what, size=None):
+        if not isinstance(a, np.ndarray):
+            raise DarknetError(f"{what} must be a numpy array, got {type(a).__name__}")
+        if size is not None:
+            if a.size != size:
+                raise DarknetError(f"{what} has {a.size} values, expected {size} (batch {self.batch})")
+            return
+        flat = (self.batch, self.inputs)
+        if a.shape != shape and a.shape != flat:
+            raise DarknetError(f"{what} has shape {a.shape}, expected {shape} or {flat}")
+
+    # ---------------------------------------------------------------- backward
+    def backward(self, delta=None):
+        """Backpropagate from the last layer's delta (Darknet's sign: delta = -dL/dy).
+
+        If given, ``delta`` (shaped like the output) is copied into the last layer's delta first.
+        Adds parameter gradients into each layer's ``*_updates`` and returns -dL/dx shaped like x."""
+        if not self._deltas_clean:            # after an inference forward the deltas were not zeroed
+            for layer in self.layers:
+                if layer.delta is not None:
+                    blas.fill(layer.delta, 0.0)
+            self._deltas_clean = True
+        last = self.layers[-1]
+        if delta is not None:
+            self._check_array(delta, None, "delta", size=last.delta.size)
+            np.copyto(last.delta, np.asarray(delta, self.dtype).reshape(-1))
+        blas.fill(self.input_grad, 0.0)
+        for i in range(len(self.layers) - 1, -1, -1):
+            self.index = i
+            if i == 0:
+                self.input, self.delta = self.input_buffer, self.input_grad
+            else:
+                prev = self.layers[i - 1]
+                self.input, self.delta = prev.output, prev.delta
+            self.layers[i].backward(self)
+            if self.layers[i].stopbackward:
+                break
+        return self.input_grad.reshape((self.batch,) + tuple(self.input_shape))
+
+    # ---------------------------------------------------------------- update
+    def current_batch(self):
+        return self.seen // (self.batch * self.subdivisions)
+
+    def current_rate(self):
+        return current_rate(self.config, self.current_batch(), self.rng)
+
+    def update(self):
+        """One optimisation step with Darknet's arithmetic (update_network)."""
+        c = self.config
+        self.t += 1
+        args = UpdateArgs(batch=self.batch * self.subdivisions, learning_rate=self.current_rate(),
+                          momentum=c.momentum, decay=c.decay, adam=c.adam, B1=c.B1, B2=c.B2,
+                          eps=c.eps, t=self.t)
+        for layer in self.layers:
+            layer.update(args)
+
+    # ---------------------------------------------------------------- weights
+    def save_weights(self, path):
+        from .weights import save_weights
+        save_weights(self, path)
+
+    def load_weights(self, path):
+        from .weights import load_weights
+        load_weights(self, path)
+
+    @property
+    def cost(self):
+        """Sum of the layers' costs (Darknet's calc_network_cost divides by the count; None if none)."""
+        costs = [float(l.cost) for l in self.layers if getattr(l, "cost", None) is not None]
+        return sum(costs) / len(costs) if costs else None
+
+    def __repr__(self):
+        return f"<Network {self.path}: {len(self.layers)} layers, batch {self.batch}, input {self.input_shape}>"
+
+
+def default_memory_limit():
+    """A fraction of physical memory, or None where it cannot be known."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * DEFAULT_MEMORY_FRACTION)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def build_network(sections, path="<cfg>", batch=None, compat=False, dtype=np.float32, max_memory="auto"):
+    """Validate every section, then build each layer (allocating its buffers) in cfg order."""
+    net_opts = cfgmod.Options(sections[0])
+    config = parse_net_options(net_opts)
+    if batch is not None:
+        if int(batch) < 1:
+            raise DarknetError(f"batch must be >= 1, got {batch}")
+        config.batch = int(batch)
+    net_opts.warn_unused()
+    if len(sections) < 2:
+        raise CfgError("the network has no layers after [net]", path, sections[0].line, sections[0].type)
+    net = Network(config, path, dtype=dtype, compat=compat)
+    budget = MemoryBudget(default_memory_limit() if max_memory == "auto" else max_memory)
+    net.budget = budget
+    in_shape = config.input_shape
+    for section in sections[1:]:
+        cls = layer_class(section.type, path, section.line)
+        opts = cfgmod.Options(section)
+        with memory_budget(budget, f"layer {len(net.layers)} [{section.type}] ({path}:{section.line})"):
+            layer = cls.from_options(opts, in_shape, net)
+        layer.section = section
+        _read_common_options(layer, opts)
+        opts.warn_unused()
+        net.add_layer(layer)
+        in_shape = layer.out_shape
+        if layer.outputs <= 0:
+            raise CfgError(f"output size is {layer.out_shape}: nothing left to compute", path, section.line,
+                           section.type)
+    with memory_budget(budget, "the network's shared buffers"):
+        net.finish_build()
+    return net
+
+
+def _read_common_options(layer, opts):
+    """Keys Darknet's parse_network_cfg reads for every layer type."""
+    layer.dontsave = opts.flag("dontsave", 0)            # not written by save_weights
+    layer.dontload = opts.flag("dontload", 0)            # not read by load_weights
+    layer.stopbackward = opts.flag("stopbackward", 0)    # backward stops after this layer
+    layer.learning_rate_scale = opts.float("learning_rate", 1.0, min=0.0)
+
+
+def load_network(cfg_path, weights_path=None, batch=None, compat=False, dtype=np.float32, max_memory="auto"):
+    """Parse a cfg, build the network and optionally load Darknet weights.
+
+    ``compat=True`` reproduces Darknet's CPU numbers, quirks included (README: differences).
+    ``max_memory``: bytes the buffers may take ("auto": 75% of physical memory; None: no limit)."""
+    sections = cfgmod.read_cfg(cfg_path)
+    net = build_network(sections, str(cfg_path), batch=batch, compat=compat, dtype=dtype, max_memory=max_memory)
+    if weights_path is not None:
+        net.load_weights(weights_path)
+    return net

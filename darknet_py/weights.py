@@ -1,0 +1,109 @@
+"""Darknet .weights files: read and write, byte-compatible with the C code.
+
+Layout (little-endian, no padding): int32 major, minor, revision; ``seen`` as uint64 when
+major*10 + minor >= 2 (else int32); then, for every layer in cfg order, that layer's float32 arrays
+in Darknet's order (``Layer.weight_arrays``). Layers with ``dontsave=1`` are skipped on save, with
+``dontload=1`` on load. The file size must match the network exactly: a short or long file is a
+WeightsError that says by how many bytes, and a failed load changes nothing in the network.
+"""
+import os
+import struct
+
+import numpy as np
+
+from .errors import WeightsError
+from .fileio import atomic_write
+
+MAJOR, MINOR, REVISION = 0, 2, 0
+
+
+def seen_is_64bit(major, minor):
+    return major * 10 + minor >= 2 and major < 1000 and minor < 1000
+
+
+def _layer_arrays(net, skip_flag):
+    """[(layer, [arrays])] of the layers that take part, in file order."""
+    return [(l, l.weight_arrays()) for l in net.layers if not getattr(l, skip_flag, False)]
+
+
+def expected_size(net, header_bytes=20, skip_flag="dontload"):
+    return header_bytes + sum(4 * a.size for _, arrays in _layer_arrays(net, skip_flag) for a in arrays)
+
+
+def save_weights(net, path):
+    """Write the network's parameters atomically (temp file, fsync, rename)."""
+    def write(f):
+        f.write(struct.pack("<iiiQ", MAJOR, MINOR, REVISION, net.seen))
+        for _, arrays in _layer_arrays(net, "dontsave"):
+            for a in arrays:
+                f.write(np.ascontiguousarray(a, dtype="<f4").tobytes())
+    atomic_write(path, write)
+
+
+def read_header(data, path):
+    """(major, minor, revision, seen, header_bytes) or a WeightsError for a file too short or foreign."""
+    if len(data) < 12:
+        raise WeightsError(f"too short for a weights header: {len(data)} bytes, need at least 20", path)
+    major, minor, revision = struct.unpack_from("<iii", data, 0)
+    if not (0 <= major < 1000 and 0 <= minor < 1000 and revision >= 0):
+        hint = " (it looks like a text file, maybe a .cfg)" if _looks_like_text(data) else ""
+        raise WeightsError(f"not a Darknet weights file: header version {major}.{minor}.{revision}{hint}", path, 0)
+    if seen_is_64bit(major, minor):
+        if len(data) < 20:
+            raise WeightsError(f"too short for a weights header: {len(data)} bytes, need 20", path)
+        (seen,) = struct.unpack_from("<Q", data, 12)
+        return major, minor, revision, seen, 20
+    (seen,) = struct.unpack_from("<i", data, 12) if len(data) >= 16 else (0,)
+    if len(data) < 16 or seen < 0:
+        raise WeightsError("bad header: 'seen' does not fit", path, 12)
+    return major, minor, revision, seen, 16
+
+
+def _looks_like_text(data):
+    head = data[:256]
+    return all(32 <= b < 127 or b in (9, 10, 13) for b in head)
+
+
+def load_weights(net, path):
+    """Read a Darknet .weights file into the network: all or nothing."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise WeightsError(f"cannot read weights file: {e.strerror or e}", path) from None
+    major, minor, revision, seen, offset = read_header(data, path)
+    staged = _stage(net, data, offset, path)
+    for dst, src in staged:       # commit only once every array was read
+        dst[...] = src
+    net.seen = int(seen)
+
+
+def _stage(net, data, offset, path):
+    """[(destination array, values read)] for every array, or WeightsError before anything is changed."""
+    expected = expected_size(net, offset)
+    if len(data) != expected:
+        _raise_size_mismatch(net, data, offset, expected, path)
+    staged = []
+    for _, arrays in _layer_arrays(net, "dontload"):
+        for a in arrays:
+            values = np.frombuffer(data, dtype="<f4", count=a.size, offset=offset)
+            staged.append((a, values))
+            offset += 4 * a.size
+    return staged
+
+
+def _raise_size_mismatch(net, data, offset, expected, path):
+    actual = len(data)
+    if actual > expected:
+        raise WeightsError(f"too long by {actual - expected} bytes: the network needs {expected} bytes, "
+                           f"the file has {actual}", path, expected)
+    first = None
+    for layer, arrays in _layer_arrays(net, "dontload"):
+        offset += 4 * sum(a.size for a in arrays)
+        if offset > actual:
+            first = layer
+            break
+    where = f"; layer {first.index} [{first.type}] is the first that does not fit" if first else ""
+    raise WeightsError(f"too short by {expected - actual} bytes: the network needs {expected} bytes, "
+                       f"the file has {actual}{where}", path, actual)
