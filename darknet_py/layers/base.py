@@ -122,7 +122,7 @@ class Layer:
         return []
 
     def flops(self):
-        """Floating-point operations of one forward pass over the batch (for the summary)."""
+        """Floating-point operations of one forward pass for ONE batch item (Darknet's l.bflops * 1e9)."""
         return 0
 
     def summary(self):

@@ -40,4 +40,4 @@ class L2Norm(Layer):
         norm.l2normalize_backward(self.output, self.norms, self.delta, net.delta, self.batch, c, h * w)
 
     def flops(self):
-        return 3 * self.batch * self.inputs
+        return 3 * self.inputs
