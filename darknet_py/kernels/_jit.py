@@ -55,3 +55,15 @@ gemm_kernel = njit(**dict(_FLAGS, fastmath={"contract"}))
 parallel_gemm_kernel = njit(parallel=True, **dict(_FLAGS, fastmath={"contract"}))
 
 __all__ = ["kernel", "parallel_kernel", "gemm_kernel", "parallel_gemm_kernel", "prange", "CACHE"]
+
+
+def cache_is_cold():
+    """True when no compiled kernel of this package is in numba's on-disk cache yet (first run)."""
+    from pathlib import Path
+    from numba.core import config
+    here = Path(__file__).resolve().parent
+    root = Path(config.CACHE_DIR) if config.CACHE_DIR else here / "__pycache__"
+    try:
+        return not any(p.name.startswith(("blas.", "norm.", "gemm.")) for p in root.rglob("*.nbi"))
+    except OSError:
+        return True
