@@ -8,15 +8,21 @@ CRLF works, a comment after a value is stripped, a line that is not ``key=value`
 section is an error (Darknet skips or crashes), values parse strictly (``filters=abc`` is an error where
 ``atoi`` gives 0), and duplicate or unused keys warn with their line.
 """
+import math
+import os
 import re
+import stat
 import warnings
 from dataclasses import dataclass, field
 
 from .errors import CfgError, CfgWarning
 
 _BLANKS = re.compile(r"[ \t\r\n\f\v]+")
-_INT = re.compile(r"[+-]?\d+\Z")
-_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\Z")
+_INT = re.compile(r"[+-]?[0-9]+\Z")            # ASCII digits only: int() would also take "\u0663"
+_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")       # what editors count as lines (not \f, \v, \x1c.. like splitlines)
+INT_MIN, INT_MAX = -2**31, 2**31 - 1             # Darknet reads every integer option into a C int
+MAX_CFG_BYTES = 16 * 2**20                       # the largest Darknet cfg is ~30 KB; more is not a cfg
 _REQUIRED = object()
 
 
@@ -39,9 +45,13 @@ def read_cfg(path):
     path = str(path)
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):   # a FIFO or /dev/zero would never end
+                raise CfgError("not a regular file", path)
+            data = f.read(MAX_CFG_BYTES + 1)
     except OSError as e:
         raise CfgError(f"cannot read cfg file: {e.strerror or e}", path) from None
+    if len(data) > MAX_CFG_BYTES:
+        raise CfgError(f"too large for a cfg file (over {MAX_CFG_BYTES // 2**20} MiB); is this a .weights file?", path)
     return parse_cfg(decode_cfg(data, path), path)
 
 
@@ -58,7 +68,7 @@ def decode_cfg(data, path):
 def parse_cfg(text, path="<cfg>"):
     """Parse cfg text into [Section]. The first section must be [net] or [network]."""
     sections = []
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    for lineno, raw in enumerate(_LINE_BREAK.split(text), start=1):
         line = _BLANKS.sub("", _strip_comment(raw))
         if not line:
             continue
@@ -159,6 +169,8 @@ class Options:
         if isinstance(value, str):
             if not _INT.match(value):
                 raise self.error(f"{key}={value} is not an integer", key)
+            if len(value) > 12 or not INT_MIN <= int(value) <= INT_MAX:   # int() refuses > 4300 digits
+                raise self.error(f"{key}={value} does not fit a 32-bit integer (as in Darknet)", key)
             value = int(value)
         return self._check_range(key, value, min, max)
 
@@ -167,6 +179,8 @@ class Options:
         if isinstance(value, str):
             if not _FLOAT.match(value):
                 raise self.error(f"{key}={value} is not a number", key)
+            if not math.isfinite(float(value)):                 # 1e999 parses as inf
+                raise self.error(f"{key}={value} is too large (not a finite number)", key)
             value = float(value)
         return self._check_range(key, value, min, max)
 
@@ -189,7 +203,12 @@ class Options:
             items.pop()
         if not items or not all(pattern.match(v) for v in items):
             raise self.error(f"{key}={value} is not a comma-separated list of {what}", key)
-        return [convert(v) for v in items]
+        values = [convert(v) if len(v) <= 12 or convert is float else INT_MAX + 1 for v in items]
+        if convert is int and not all(INT_MIN <= v <= INT_MAX for v in values):
+            raise self.error(f"{key}={value} has a value that does not fit a 32-bit integer", key)
+        if convert is float and not all(math.isfinite(v) for v in values):
+            raise self.error(f"{key}={value} has a value too large (not a finite number)", key)
+        return values
 
     def _check_range(self, key, value, lo, hi):
         if lo is not None and value < lo:
