@@ -1,0 +1,70 @@
+"""Pooling kernels on flat NCHW buffers (Darknet's maxpool_layer.c / avgpool_layer.c).
+
+Every parallel loop runs over (batch, channel) planes or (batch, channel, row) rows, so each
+iteration writes its own slice: pooling windows never cross a channel plane.
+"""
+import numpy as np
+
+from ._jit import parallel_kernel, prange
+
+
+@parallel_kernel
+def maxpool_forward(x, y, indexes, batch, c, h, w, out_h, out_w, size, stride, pad):
+    """y[b,k,i,j] = max of the size x size window at (i*stride - pad//2, j*stride - pad//2).
+
+    Cells outside the input count as -FLT_MAX (Darknet); ties go to the first maximum in row-major
+    window order (strict >). indexes[o] keeps the flat input index of the winner (-1 if the window
+    lies wholly outside the input), read by maxpool_backward."""
+    offset = -(pad // 2)
+    lowest = -np.finfo(np.float32).max
+    for row in prange(batch * c * out_h):          # one output row per iteration
+        plane = row // out_h
+        i = row - plane * out_h
+        in_base = plane * h * w
+        for j in range(out_w):
+            best = lowest
+            best_i = -1
+            for n in range(size):
+                cur_h = offset + i * stride + n
+                for m in range(size):
+                    cur_w = offset + j * stride + m
+                    if cur_h >= 0 and cur_h < h and cur_w >= 0 and cur_w < w:
+                        idx = in_base + cur_h * w + cur_w
+                        v = x[idx]
+                        if v > best:
+                            best = v
+                            best_i = idx
+            out = row * out_w + j
+            y[out] = best
+            indexes[out] = best_i
+
+
+@parallel_kernel
+def maxpool_backward(indexes, dy, dx, planes, out_size):
+    """dx[indexes[o]] += dy[o]. Windows overlap (stride < size), so the loop owns whole planes."""
+    for p in prange(planes):
+        for o in range(p * out_size, (p + 1) * out_size):
+            idx = indexes[o]
+            if idx >= 0:
+                dx[idx] += dy[o]
+
+
+@parallel_kernel
+def avgpool_forward(x, y, planes, spatial):
+    """y[p] = mean of x over plane p (global average pooling: (B, C, H, W) -> (B, C))."""
+    for p in prange(planes):
+        acc = 0.0
+        base = p * spatial
+        for s in range(spatial):
+            acc += x[base + s]
+        y[p] = acc / spatial
+
+
+@parallel_kernel
+def avgpool_backward(dy, dx, planes, spatial):
+    """dx[p, :] += dy[p] / spatial."""
+    for p in prange(planes):
+        g = dy[p] / spatial
+        base = p * spatial
+        for s in range(spatial):
+            dx[base + s] += g
