@@ -40,5 +40,9 @@ class WeightsError(DarknetError):
         return f"{place}: {self.message}"
 
 
+class NumericsError(DarknetError):
+    """NaN or Inf where the numerics check (``check_numerics=True``) looks: input, a layer's output or delta."""
+
+
 class CfgWarning(UserWarning):
     """Something in a cfg that Darknet accepts but is probably a mistake (unused or duplicate key)."""

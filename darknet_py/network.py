@@ -4,13 +4,14 @@
 and ``update`` then run sequentially over the layers and allocate nothing. As in Darknet, the loops
 point ``net.input``/``net.delta`` at the previous layer's ``output``/``delta`` before calling a layer.
 """
+import numbers
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import cfg as cfgmod
-from .errors import CfgError, DarknetError
+from .errors import CfgError, DarknetError, NumericsError
 from .kernels import blas
 from .layers.base import MemoryBudget, alloc, memory_budget
 from .netconfig import current_rate, parse_net_options
@@ -61,6 +62,7 @@ class Network:
         self.delta = None                 # the array the current layer adds its input gradient to
         self.index = 0
         self._deltas_clean = False
+        self.check_numerics = False       # True: NaN/Inf in input, an output or a delta is a NumericsError
 
     # ---------------------------------------------------------------- building
     def add_layer(self, layer):
@@ -71,11 +73,16 @@ class Network:
     def out_shape(self):
         return self.layers[-1].out_shape if self.layers else self.input_shape
 
+    def alloc_input(self):
+        """The input buffers, allocated (and charged) before any layer: a huge [net] fails right there."""
+        if self.input_buffer is None:
+            self.input_buffer = alloc(self.batch * self.inputs, self.dtype)   # (B, inputs)
+            self.input_grad = alloc(self.batch * self.inputs, self.dtype)     # (B, inputs)
+
     def finish_build(self):
         last = self.layers[-1]
         self.truths = last.truths or last.outputs
-        self.input_buffer = alloc(self.batch * self.inputs, self.dtype)       # (B, inputs)
-        self.input_grad = alloc(self.batch * self.inputs, self.dtype)         # (B, inputs)
+        self.alloc_input()
         self.truth_buffer = alloc(self.batch * self.truths, self.dtype)      # (B, truths)
         self.workspace = alloc(max([l.workspace_size for l in self.layers] + [1]), self.dtype)
 
@@ -99,6 +106,9 @@ class Network:
         Darknet's train_network_datum. ``truth`` (batch, truths) lets cost/softmax layers compute
         their delta and cost."""
         self._check_array(x, (self.batch,) + tuple(self.input_shape), "input")
+        check = self.check_numerics
+        if check:
+            self._check_finite(x, "the input")
         np.copyto(self.input_buffer, np.asarray(x, self.dtype).reshape(-1))
         self.truth = self._set_truth(truth)
         self.train = bool(train)
@@ -111,6 +121,8 @@ class Network:
             if clear and layer.delta is not None:
                 blas.fill(layer.delta, 0.0)         # Darknet zeroes each delta before the forward
             layer.forward(self)
+            if check:
+                self._check_finite(layer.output, f"the output of {_describe(layer)} (forward)")
             self.input = layer.output
         self._deltas_clean = clear
         return self.layers[-1].output_array()
@@ -119,19 +131,37 @@ class Network:
         if truth is None:
             return None
         self._check_array(truth, None, "truth", size=self.batch * self.truths)
+        if self.check_numerics:
+            self._check_finite(truth, "the truth")
         np.copyto(self.truth_buffer, np.asarray(truth, self.dtype).reshape(-1))
         return self.truth_buffer
 
     def _check_array(self, a, shape, what, size=None):
+        """A DarknetError unless ``a`` is a real floating-point array of the expected shape.
+
+        With ``shape``: exactly ``shape`` or (batch, inputs). With ``size``: that many values, either
+        flat or with the batch first (the golden data and gradchecks pass both forms)."""
         if not isinstance(a, np.ndarray):
             raise DarknetError(f"{what} must be a numpy array, got {type(a).__name__}")
+        if a.dtype.kind != "f":     # ints, bools, complex, objects, strings: no silent cast
+            raise DarknetError(f"{what} has dtype {a.dtype}, expected a floating-point array "
+                               f"({self.dtype}; convert with .astype(np.{self.dtype}))")
         if size is not None:
-            if a.size != size:
-                raise DarknetError(f"{what} has {a.size} values, expected {size} (batch {self.batch})")
+            if a.size != size or (a.ndim > 1 and a.shape[0] != self.batch):
+                raise DarknetError(f"{what} has shape {a.shape}, expected {size} values with the batch "
+                                   f"({self.batch}) first, or flat")
             return
         flat = (self.batch, self.inputs)
         if a.shape != shape and a.shape != flat:
             raise DarknetError(f"{what} has shape {a.shape}, expected {shape} or {flat}")
+
+    def _check_finite(self, a, what):
+        """NumericsError naming ``what`` and the first bad value (only called when check_numerics)."""
+        bad = ~np.isfinite(a.reshape(-1))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise NumericsError(f"{what} contains {int(bad.sum())} NaN/Inf values (first: "
+                                f"{a.reshape(-1)[i]} at flat index {i})")
 
     # ---------------------------------------------------------------- backward
     def backward(self, delta=None):
@@ -145,20 +175,32 @@ class Network:
                     blas.fill(layer.delta, 0.0)
             self._deltas_clean = True
         last = self.layers[-1]
+        if last.delta is None:
+            raise DarknetError(f"{_describe(last)} has no delta: this network cannot run backward")
         if delta is not None:
             self._check_array(delta, None, "delta", size=last.delta.size)
             np.copyto(last.delta, np.asarray(delta, self.dtype).reshape(-1))
+        check = self.check_numerics
         blas.fill(self.input_grad, 0.0)
         for i in range(len(self.layers) - 1, -1, -1):
             self.index = i
+            layer = self.layers[i]
             if i == 0:
                 self.input, self.delta = self.input_buffer, self.input_grad
             else:
                 prev = self.layers[i - 1]
                 self.input, self.delta = prev.output, prev.delta
-            self.layers[i].backward(self)
-            if self.layers[i].stopbackward:
+            if check and layer.delta is not None:
+                source = "given to backward or set by its forward" if layer is last else "written by the layers above it"
+                self._check_finite(layer.delta, f"the delta of {_describe(layer)} ({source})")
+            layer.backward(self)
+            if check:
+                for name, _, grad in layer.parameters():
+                    self._check_finite(grad, f"the {name} gradient of {_describe(layer)} (backward)")
+            if layer.stopbackward:
                 break
+        if check:
+            self._check_finite(self.input_grad, f"the input gradient (written by {_describe(self.layers[0])})")
         return self.input_grad.reshape((self.batch,) + tuple(self.input_shape))
 
     # ---------------------------------------------------------------- update
@@ -197,6 +239,13 @@ class Network:
         return f"<Network {self.path}: {len(self.layers)} layers, batch {self.batch}, input {self.input_shape}>"
 
 
+def _describe(layer):
+    """'layer 3 [route] (net.cfg:14)': how errors name a layer."""
+    s = layer.section
+    where = f" ({s.path}:{s.line})" if s is not None else ""
+    return f"layer {layer.index} [{layer.type}]{where}"
+
+
 def default_memory_limit():
     """A fraction of physical memory, or None where it cannot be known."""
     try:
@@ -205,25 +254,39 @@ def default_memory_limit():
         return None
 
 
-def build_network(sections, path="<cfg>", batch=None, compat=False, dtype=np.float32, max_memory="auto"):
-    """Validate every section, then build each layer (allocating its buffers) in cfg order."""
+def build_network(sections, path="<cfg>", batch=None, compat=False, dtype=np.float32, max_memory="auto",
+                  check_numerics=False):
+    """Validate every section, then build each layer (allocating its buffers) in cfg order.
+
+    ``max_memory``: bytes all buffers may take ("auto": 75% of physical memory; None: no limit); a
+    network over it is a MemoryLimitError at the first section that does not fit, before allocating.
+    ``check_numerics``: NaN/Inf in the input, any layer's output or delta raises a NumericsError."""
+    if not sections or sections[0].type not in ("net", "network"):
+        first = sections[0] if sections else None
+        raise CfgError("a network starts with a [net] section", path, first and first.line, first and first.type)
+    if max_memory != "auto" and max_memory is not None and (
+            not isinstance(max_memory, numbers.Integral) or isinstance(max_memory, bool) or max_memory < 0):
+        raise DarknetError(f"max_memory must be a number of bytes >= 0, 'auto' or None; got {max_memory!r}")
     net_opts = cfgmod.Options(sections[0])
     config = parse_net_options(net_opts)
     if batch is not None:
-        if int(batch) < 1:
-            raise DarknetError(f"batch must be >= 1, got {batch}")
+        if not isinstance(batch, numbers.Integral) or isinstance(batch, bool) or batch < 1:
+            raise DarknetError(f"batch must be an integer >= 1, got {batch!r}")
         config.batch = int(batch)
     net_opts.warn_unused()
     if len(sections) < 2:
         raise CfgError("the network has no layers after [net]", path, sections[0].line, sections[0].type)
     net = Network(config, path, dtype=dtype, compat=compat)
+    net.check_numerics = bool(check_numerics)
     budget = MemoryBudget(default_memory_limit() if max_memory == "auto" else max_memory)
     net.budget = budget
+    with memory_budget(budget, "the network input", (path, sections[0].line, sections[0].type)):
+        net.alloc_input()
     in_shape = config.input_shape
     for section in sections[1:]:
         cls = layer_class(section.type, path, section.line)
         opts = cfgmod.Options(section)
-        with memory_budget(budget, f"layer {len(net.layers)} [{section.type}] ({path}:{section.line})"):
+        with memory_budget(budget, f"layer {len(net.layers)}", (path, section.line, section.type)):
             layer = cls.from_options(opts, in_shape, net)
         layer.section = section
         _read_common_options(layer, opts)
@@ -246,13 +309,16 @@ def _read_common_options(layer, opts):
     layer.learning_rate_scale = opts.float("learning_rate", 1.0, min=0.0)
 
 
-def load_network(cfg_path, weights_path=None, batch=None, compat=False, dtype=np.float32, max_memory="auto"):
+def load_network(cfg_path, weights_path=None, batch=None, compat=False, dtype=np.float32, max_memory="auto",
+                 check_numerics=False):
     """Parse a cfg, build the network and optionally load Darknet weights.
 
     ``compat=True`` reproduces Darknet's CPU numbers, quirks included (README: differences).
-    ``max_memory``: bytes the buffers may take ("auto": 75% of physical memory; None: no limit)."""
+    ``max_memory``: bytes the buffers may take ("auto": 75% of physical memory; None: no limit).
+    ``check_numerics``: NaN/Inf in the input, a layer's output or delta is a NumericsError naming it."""
     sections = cfgmod.read_cfg(cfg_path)
-    net = build_network(sections, str(cfg_path), batch=batch, compat=compat, dtype=dtype, max_memory=max_memory)
+    net = build_network(sections, str(cfg_path), batch=batch, compat=compat, dtype=dtype, max_memory=max_memory,
+                        check_numerics=check_numerics)
     if weights_path is not None:
         net.load_weights(weights_path)
     return net

@@ -10,7 +10,7 @@ from math import prod
 
 import numpy as np
 
-from ..errors import DarknetError
+from ..errors import CfgError
 
 
 @dataclass(frozen=True)
@@ -22,8 +22,11 @@ class Option:
     help: str = ""
 
 
-class MemoryLimitError(DarknetError):
-    """Building the network would allocate more than the memory limit."""
+class MemoryLimitError(CfgError):
+    """Building the network would allocate more than the memory limit.
+
+    A CfgError: raised while building, it carries the cfg file, line and section of the layer whose
+    buffer did not fit (``net.cfg:3 [l2norm]: layer 0 needs 114.4 GiB more ...``)."""
 
 
 class MemoryBudget:
@@ -36,33 +39,58 @@ class MemoryBudget:
     def take(self, nbytes, what):
         if self.limit is not None and self.used + nbytes > self.limit:
             raise MemoryLimitError(
-                f"{what} needs {nbytes / 2**20:.1f} MiB more, {(self.used + nbytes) / 2**20:.1f} MiB in all, "
-                f"over the memory limit of {self.limit / 2**20:.1f} MiB (raise it with max_memory= / --max-memory)")
+                f"{what} needs {_size(nbytes)} more, {_size(self.used + nbytes)} in all, "
+                f"over the memory limit of {_size(self.limit)} (raise it with max_memory= / --max-memory)",
+                *_place.get())
         self.used += nbytes
+
+
+def _size(nbytes):
+    """'512 B', '3.2 MiB', '114.4 GiB': sizes the user can read at a glance."""
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{nbytes} B"
 
 
 _budget = contextvars.ContextVar("darknet_py_memory_budget", default=None)
 _allocating_for = contextvars.ContextVar("darknet_py_allocating_for", default="a layer")
+_place = contextvars.ContextVar("darknet_py_place", default=(None, None, None))   # (path, line, section)
 
 
 @contextlib.contextmanager
-def memory_budget(budget, what="a layer"):
-    """Make ``alloc`` charge ``budget`` (with ``what`` named in its error) inside the block."""
-    token, token_what = _budget.set(budget), _allocating_for.set(what)
+def memory_budget(budget, what="a layer", place=(None, None, None)):
+    """Make ``alloc`` charge ``budget`` (with ``what`` named in its error) inside the block.
+
+    ``place`` = (cfg path, line, section type) of the section being built: buffer errors point there."""
+    tokens = _budget.set(budget), _allocating_for.set(what), _place.set(tuple(place))
     try:
         yield budget
     finally:
-        _budget.reset(token)
-        _allocating_for.reset(token_what)
+        for var, token in zip((_budget, _allocating_for, _place), tokens):
+            var.reset(token)
+
+
+def place_error(message):
+    """A CfgError at the cfg section being built (no place outside ``memory_budget``)."""
+    return CfgError(message, *_place.get())
 
 
 def alloc(n, dtype):
     """A zeroed flat buffer of n elements, charged to the current memory budget first."""
     n = int(n)
+    if n < 0:               # a shape computed from options that do not fit the input
+        raise place_error(f"{_allocating_for.get()} computed a buffer of negative size {n}: "
+                          f"the options do not fit the input shape")
+    nbytes = n * np.dtype(dtype).itemsize
     budget = _budget.get()
     if budget is not None:
-        budget.take(n * np.dtype(dtype).itemsize, _allocating_for.get())
-    return np.zeros(n, dtype=dtype)
+        budget.take(nbytes, _allocating_for.get())
+    try:
+        return np.zeros(n, dtype=dtype)
+    except (MemoryError, ValueError):   # no budget (max_memory=None), or numpy's own size limit
+        raise MemoryLimitError(f"{_allocating_for.get()} cannot allocate {_size(nbytes)}",
+                               *_place.get()) from None
 
 
 class Layer:
@@ -91,6 +119,9 @@ class Layer:
         self.in_shape = tuple(int(d) for d in in_shape)
         self.out_shape = tuple(int(d) for d in out_shape)
         self.dtype = np.dtype(dtype)
+        if self.out_shape and min(self.out_shape) < 1:      # before any buffer is sized from it
+            raise place_error(f"output shape {self.out_shape} is empty (input {self.in_shape}): "
+                              f"the options do not fit the input")
         self.inputs = prod(self.in_shape)
         self.outputs = prod(self.out_shape)
         self.index = None
