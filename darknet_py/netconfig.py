@@ -101,7 +101,8 @@ def _parse_augmentation(opts, n):
 def _parse_policy(opts, n):
     n.policy = opts.str("policy", "constant", choices=POLICIES)
     n.burn_in = opts.int("burn_in", 0, min=0)
-    n.power = opts.float("power", 4.0)
+    # power < 0 would make the rate 0**power = infinite at batch 0 (burn_in, poly, random)
+    n.power = opts.float("power", 4.0, min=0.0)
     if n.policy == "step":
         n.step = opts.int("step", 1, min=1)
         n.scale = opts.float("scale", 1.0)
@@ -117,16 +118,24 @@ def _parse_policy(opts, n):
         n.step = opts.int("step", 1)
 
 
+def _pow(a, b):
+    """math.pow that gives inf where it would raise OverflowError (gamma=10 after 400 batches)."""
+    try:
+        return math.pow(a, b)
+    except OverflowError:
+        return math.inf
+
+
 def current_rate(n, batch_num, rng=None):
     """Darknet's get_current_rate, in float32 like the C code."""
     f = np.float32
     lr = f(n.learning_rate)
     if batch_num < n.burn_in:
-        return f(lr * f(math.pow(f(batch_num) / f(n.burn_in), n.power)))
+        return f(lr * f(_pow(f(batch_num) / f(n.burn_in), n.power)))
     if n.policy == "constant":
         return lr
     if n.policy == "step":
-        return f(lr * math.pow(n.scale, batch_num // n.step))
+        return f(lr * _pow(n.scale, batch_num // n.step))
     if n.policy == "steps":
         rate = lr
         for step, scale in zip(n.steps, n.scales):
@@ -135,12 +144,16 @@ def current_rate(n, batch_num, rng=None):
             rate = f(rate * f(scale))
         return rate
     if n.policy == "exp":
-        return f(lr * math.pow(n.gamma, batch_num))
+        return f(lr * _pow(n.gamma, batch_num))
     if n.policy == "poly":
         frac = 1.0 - f(batch_num) / f(max(n.max_batches, 1))
-        return f(lr * math.pow(max(frac, 0.0), n.power))
+        return f(lr * _pow(max(frac, 0.0), n.power))
     if n.policy == "random":
         rng = rng or np.random.default_rng()
-        return f(lr * math.pow(rng.uniform(0.0, 1.0), n.power))
+        return f(lr * _pow(rng.uniform(0.0, 1.0), n.power))
     # sig
-    return f(lr * (1.0 / (1.0 + math.exp(n.gamma * (batch_num - n.step)))))
+    try:
+        e = math.exp(n.gamma * (batch_num - n.step))
+    except OverflowError:
+        e = math.inf
+    return f(lr * (1.0 / (1.0 + e)))
