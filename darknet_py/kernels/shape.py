@@ -1,0 +1,95 @@
+"""Copy-like kernels that move values between layouts: route, upsample/downsample, reorg.
+
+Forward kernels overwrite their output; backward kernels accumulate (+=) unless told otherwise
+(``accumulate=False`` reproduces Darknet's overwriting reorg/downsample backward in compat mode).
+"""
+from ._jit import parallel_kernel, prange
+
+
+@parallel_kernel
+def route_copy(src, dst, batch, size, dst_offset, dst_stride):
+    """dst[b, dst_offset : dst_offset+size] = src[b, :]; src is (B, size), dst is (B, dst_stride)."""
+    for b in prange(batch):
+        s0 = b * size
+        d0 = b * dst_stride + dst_offset
+        for i in range(size):
+            dst[d0 + i] = src[s0 + i]
+
+
+@parallel_kernel
+def route_add(dy, dx, batch, size, dy_offset, dy_stride):
+    """dx[b, :] += dy[b, dy_offset : dy_offset+size]; the backward of route_copy."""
+    for b in prange(batch):
+        s0 = b * dy_stride + dy_offset
+        d0 = b * size
+        for i in range(size):
+            dx[d0 + i] += dy[s0 + i]
+
+
+@parallel_kernel
+def upsample_spread(small, big, planes, h, w, big_h, big_w, stride, scale, accumulate):
+    """big[p, y, x] (=|+=) scale * small[p, y//stride, x//stride] for y < h*stride, x < w*stride.
+
+    small is (planes, h, w), big is (planes, big_h, big_w) with big_h >= h*stride (a downsample's
+    input may have rows past h*stride; Darknet leaves them alone, so do we)."""
+    for p in prange(planes):
+        for yy in range(h * stride):
+            srow = (p * h + yy // stride) * w
+            brow = (p * big_h + yy) * big_w
+            for xx in range(w * stride):
+                v = scale * small[srow + xx // stride]
+                if accumulate:
+                    big[brow + xx] += v
+                else:
+                    big[brow + xx] = v
+
+
+@parallel_kernel
+def upsample_gather(big, small, planes, h, w, big_h, big_w, stride, scale, accumulate):
+    """small[p, y, x] (=|+=) scale * sum of big's stride x stride block at (y*stride, x*stride)."""
+    for row in prange(planes * h):                  # one small row per iteration: disjoint writes
+        p = row // h
+        yy = row - p * h
+        for xx in range(w):
+            acc = 0.0
+            for dy in range(stride):
+                brow = (p * big_h + yy * stride + dy) * big_w + xx * stride
+                for dx in range(stride):
+                    acc += big[brow + dx]
+            if accumulate:
+                small[row * w + xx] += scale * acc
+            else:
+                small[row * w + xx] = scale * acc
+
+
+@parallel_kernel
+def reorg(x, out, batch, c, h, w, stride, forward, accumulate):
+    """Darknet's reorg_cpu index mapping (golden README section 5), over an input of (c, h, w).
+
+    For every (b, k, j, i) of (batch, c, h, w): a = i + w*(j + h*(k + c*b)) and
+    p = w2 + w*stride*(h2 + h*stride*(c2 + oc*b)) with oc = c/stride^2, c2 = k % oc, o = k // oc,
+    w2 = i*stride + o % stride, h2 = j*stride + o // stride. The map a -> p is a permutation of the
+    flat buffer; forward=0 gathers out[a] = x[p] (Darknet's non-reverse forward), forward=1 scatters
+    out[p] = x[a] (its inverse). Being a permutation, every write lands on its own element."""
+    oc = c // (stride * stride)
+    for bk in prange(batch * c):
+        b = bk // c
+        k = bk - b * c
+        c2 = k % oc
+        o = k // oc
+        for j in range(h):
+            h2 = j * stride + o // stride
+            for i in range(w):
+                w2 = i * stride + o % stride
+                a = i + w * (j + h * (k + c * b))
+                p = w2 + w * stride * (h2 + h * stride * (c2 + oc * b))
+                if forward:
+                    if accumulate:
+                        out[p] += x[a]
+                    else:
+                        out[p] = x[a]
+                else:
+                    if accumulate:
+                        out[a] += x[p]
+                    else:
+                        out[a] = x[p]
