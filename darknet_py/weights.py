@@ -7,6 +7,7 @@ in Darknet's order (``Layer.weight_arrays``). Layers with ``dontsave=1`` are ski
 WeightsError that says by how many bytes, and a failed load changes nothing in the network.
 """
 import os
+import stat
 import struct
 
 import numpy as np
@@ -31,13 +32,22 @@ def expected_size(net, header_bytes=20, skip_flag="dontload"):
 
 
 def save_weights(net, path):
-    """Write the network's parameters atomically (temp file, fsync, rename)."""
+    """Write the network's parameters atomically (temp file, fsync, rename).
+
+    Any failure (disk full, no such folder, interrupted) leaves the previous file as it was and no
+    temporary file behind; an OSError becomes a WeightsError naming the file."""
+    header = struct.pack("<iiiQ", MAJOR, MINOR, REVISION, net.seen)   # before the temp file exists
+
     def write(f):
-        f.write(struct.pack("<iiiQ", MAJOR, MINOR, REVISION, net.seen))
+        f.write(header)
         for _, arrays in _layer_arrays(net, "dontsave"):
             for a in arrays:
                 f.write(np.ascontiguousarray(a, dtype="<f4").tobytes())
-    atomic_write(path, write)
+    try:
+        atomic_write(path, write)
+    except OSError as e:
+        raise WeightsError(f"cannot write weights file: {e.strerror or e} (the previous file, if any, "
+                           f"is unchanged)", os.fspath(path)) from None
 
 
 def read_header(data, path):
@@ -52,6 +62,8 @@ def read_header(data, path):
         if len(data) < 20:
             raise WeightsError(f"too short for a weights header: {len(data)} bytes, need 20", path)
         (seen,) = struct.unpack_from("<Q", data, 12)
+        if seen >= 2**63:       # more images than an int64 counts: a corrupt header, not a real count
+            raise WeightsError(f"bad header: seen={seen} does not fit a signed 64-bit count", path, 12)
         return major, minor, revision, seen, 20
     (seen,) = struct.unpack_from("<i", data, 12) if len(data) >= 16 else (0,)
     if len(data) < 16 or seen < 0:
@@ -69,32 +81,43 @@ def load_weights(net, path):
     path = os.fspath(path)
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):        # a FIFO or /dev/zero would never end
+                raise WeightsError("not a regular file", path)
+            head = f.read(20)
+            major, minor, revision, seen, offset = read_header(head, path)
+            expected = expected_size(net, offset)
+            if st.st_size != expected:              # decided before reading a (maybe huge) file
+                _raise_size_mismatch(net, st.st_size, offset, expected, path)
+            data = head + f.read(max(0, expected - len(head)))
     except OSError as e:
         raise WeightsError(f"cannot read weights file: {e.strerror or e}", path) from None
-    major, minor, revision, seen, offset = read_header(data, path)
     staged = _stage(net, data, offset, path)
-    for dst, src in staged:       # commit only once every array was read
+    if getattr(net, "check_numerics", False):
+        for layer, _, src, at in staged:
+            if not np.isfinite(src).all():
+                raise WeightsError(f"layer {layer.index} [{layer.type}] has NaN/Inf weights (check_numerics)",
+                                   path, at)
+    for _, dst, src, _ in staged:    # commit only once every array was read and checked
         dst[...] = src
     net.seen = int(seen)
 
 
 def _stage(net, data, offset, path):
-    """[(destination array, values read)] for every array, or WeightsError before anything is changed."""
+    """[(layer, destination array, values read, byte offset)] for every array, or WeightsError before anything is changed."""
     expected = expected_size(net, offset)
-    if len(data) != expected:
-        _raise_size_mismatch(net, data, offset, expected, path)
+    if len(data) != expected:     # the file changed size while we read it
+        _raise_size_mismatch(net, len(data), offset, expected, path)
     staged = []
-    for _, arrays in _layer_arrays(net, "dontload"):
+    for layer, arrays in _layer_arrays(net, "dontload"):
         for a in arrays:
             values = np.frombuffer(data, dtype="<f4", count=a.size, offset=offset)
-            staged.append((a, values))
+            staged.append((layer, a, values, offset))
             offset += 4 * a.size
     return staged
 
 
-def _raise_size_mismatch(net, data, offset, expected, path):
-    actual = len(data)
+def _raise_size_mismatch(net, actual, offset, expected, path):
     if actual > expected:
         raise WeightsError(f"too long by {actual - expected} bytes: the network needs {expected} bytes, "
                            f"the file has {actual}", path, expected)
