@@ -1,0 +1,132 @@
+"""Batch-normalisation kernels (Darknet's blas.c mean/variance/normalize and their deltas).
+
+Buffers are flat (batch, n, spatial); per-channel vectors are (n,). Every kernel runs one channel per
+prange iteration, so iterations write disjoint slices. Statistics accumulate in float64.
+
+Darknet's forward (kept in both modes): mean over batch*spatial, the UNBIASED variance (divide by
+batch*spatial - 1), x_norm = (x - mean) / (sqrt(var) + 1e-6) with the epsilon outside the sqrt.
+Two backward kernels: ``backward_darknet`` is Darknet's (1/sqrt(var + 1e-5), epsilon inside, and a
+variance term that assumes the biased variance); ``backward_true`` is the exact gradient of the forward.
+"""
+import math
+
+from ._jit import parallel_kernel, prange
+
+FORWARD_EPS = 1e-6     # normalize_cpu: (x - mean) / (sqrt(var) + .000001f)
+DARKNET_BACKWARD_EPS = 1e-5   # mean_delta_cpu / variance_delta_cpu / normalize_delta_cpu: var + .00001f
+
+
+@parallel_kernel
+def mean_variance(x, mean, variance, batch, n, spatial):
+    """mean[i], variance[i] of channel i; variance unbiased, like Darknet's variance_cpu."""
+    count = batch * spatial
+    for i in prange(n):
+        acc = 0.0
+        for b in range(batch):
+            base = (b * n + i) * spatial
+            for s in range(spatial):
+                acc += x[base + s]
+        m = acc / count
+        mean[i] = m
+        m = mean[i]                                     # Darknet subtracts the stored (float) mean
+        acc = 0.0
+        for b in range(batch):
+            base = (b * n + i) * spatial
+            for s in range(spatial):
+                d = x[base + s] - m
+                acc += d * d
+        variance[i] = acc / (count - 1)                 # count == 1: 0/0 = NaN, as in Darknet
+
+
+@parallel_kernel
+def normalize(x, mean, variance, out, batch, n, spatial):
+    """out = (x - mean) / (sqrt(variance) + 1e-6) per channel (out may be x)."""
+    for i in prange(n):
+        m = mean[i]
+        s_ = math.sqrt(variance[i]) + FORWARD_EPS
+        for b in range(batch):
+            base = (b * n + i) * spatial
+            for s in range(spatial):
+                out[base + s] = (x[base + s] - m) / s_          # a division, like Darknet (not * 1/s)
+
+
+@parallel_kernel
+def rolling_update(rolling, stat, n):
+    """rolling = .99 * rolling + .01 * stat (Darknet: scal_cpu(.99) then axpy_cpu(.01))."""
+    for i in prange(n):
+        rolling[i] *= 0.99
+        rolling[i] += 0.01 * stat[i]
+
+
+@parallel_kernel
+def backward_scale(x_norm, delta, scale_updates, batch, n, spatial):
+    """scale_updates[i] += sum over batch and space of delta * x_norm."""
+    for i in prange(n):
+        acc = 0.0
+        for b in range(batch):
+            base = (b * n + i) * spatial
+            for s in range(spatial):
+                acc += delta[base + s] * x_norm[base + s]
+        scale_updates[i] += acc
+
+
+@parallel_kernel
+def backward_darknet(x, mean, variance, delta, batch, n, spatial):
+    """delta (w.r.t. x_norm) -> Darknet's delta w.r.t. x, in place (mean_delta, variance_delta, normalize_delta)."""
+    count = batch * spatial
+    for i in prange(n):
+        m = mean[i]
+        var_eps = variance[i] + DARKNET_BACKWARD_EPS
+        sum_d = 0.0
+        sum_dx = 0.0
+        for b in range(batch):
+            base = (b * n + i) * spatial
+            for s in range(spatial):
+                sum_d += delta[base + s]
+                sum_dx += delta[base + s] * (x[base + s] - m)
+        mean_delta = sum_d * (-1.0 / math.sqrt(var_eps))
+        variance_delta = sum_dx * (-0.5 * var_eps ** -1.5)
+        inv_std = 1.0 / math.sqrt(var_eps)
+        for b in range(batch):
+            base = (b * n + i) * spatial
+            for s in range(spatial):
+                j = base + s
+                delta[j] = (delta[j] * inv_std + variance_delta * 2.0 * (x[j] - m) / count
+                            + mean_delta / count)
+
+
+@parallel_kernel
+def backward_true(x_norm, variance, delta, batch, n, spatial):
+    """delta (w.r.t. x_norm) -> the exact gradient w.r.t. x of Darknet's training forward, in place.
+
+    With s = sqrt(v) + 1e-6, N = batch*spatial and v the unbiased variance:
+    dx = (d - mean(d)) / s - x_norm * sum(d * x_norm) / (sqrt(v) * (N - 1))."""
+    count = batch * spatial
+    for i in prange(n):
+        sd = math.sqrt(variance[i])
+        s = sd + FORWARD_EPS
+        sum_d = 0.0
+        sum_dx = 0.0
+        for b in range(batch):
+            base = (b * n + i) * spatial
+            for q in range(spatial):
+                sum_d += delta[base + q]
+                sum_dx += delta[base + q] * x_norm[base + q]
+        mean_d = sum_d / count
+        coef = sum_dx / (sd * (count - 1))
+        for b in range(batch):
+            base = (b * n + i) * spatial
+            for q in range(spatial):
+                j = base + q
+                delta[j] = (delta[j] - mean_d) / s - x_norm[j] * coef
+
+
+@parallel_kernel
+def backward_frozen(variance, delta, batch, n, spatial):
+    """delta /= sqrt(variance) + 1e-6: the exact gradient when the statistics are constants (inference)."""
+    for i in prange(n):
+        inv = 1.0 / (math.sqrt(variance[i]) + FORWARD_EPS)
+        for b in range(batch):
+            base = (b * n + i) * spatial
+            for s in range(spatial):
+                delta[base + s] *= inv

@@ -1,0 +1,91 @@
+"""im2col / col2im (Darknet's im2col.c, col2im.c) and the per-location products of [local].
+
+An image is (channels, height, width) flat; its column matrix is (channels*ksize*ksize, out_h*out_w)
+flat, row ``(c*ksize + ky)*ksize + kx``, column ``oy*out_w + ox``, reading the image at
+(oy*stride + ky - pad, ox*stride + kx - pad) and 0 outside it; out_h = (height + 2*pad - ksize)/stride + 1.
+"""
+from ._jit import parallel_kernel, prange
+
+
+@parallel_kernel
+def im2col(im, channels, height, width, ksize, stride, pad, col):
+    """col[:] = the column matrix of im (overwrites; every element of the matrix is written)."""
+    out_h = (height + 2 * pad - ksize) // stride + 1
+    out_w = (width + 2 * pad - ksize) // stride + 1
+    zero = col.dtype.type(0)
+    for r in prange(channels * ksize * ksize):             # one row of col per iteration: disjoint
+        kx = r % ksize
+        ky = (r // ksize) % ksize
+        c = r // (ksize * ksize)
+        base = c * height * width
+        row = r * out_h * out_w
+        for oy in range(out_h):
+            y = oy * stride + ky - pad
+            dst = row + oy * out_w
+            if y < 0 or y >= height:
+                for ox in range(out_w):
+                    col[dst + ox] = zero
+                continue
+            src = base + y * width
+            for ox in range(out_w):
+                x = ox * stride + kx - pad
+                col[dst + ox] = im[src + x] if (x >= 0 and x < width) else zero
+
+
+@parallel_kernel
+def col2im(col, channels, height, width, ksize, stride, pad, im):
+    """im += the column matrix scattered back (the adjoint of im2col); accumulates like Darknet."""
+    out_h = (height + 2 * pad - ksize) // stride + 1
+    out_w = (width + 2 * pad - ksize) // stride + 1
+    for c in prange(channels):                              # one image channel per iteration: disjoint
+        base = c * height * width
+        for k in range(ksize * ksize):
+            ky = k // ksize
+            kx = k % ksize
+            row = (c * ksize * ksize + k) * out_h * out_w
+            for oy in range(out_h):
+                y = oy * stride + ky - pad
+                if y < 0 or y >= height:
+                    continue
+                dst = base + y * width
+                src = row + oy * out_w
+                for ox in range(out_w):
+                    x = ox * stride + kx - pad
+                    if x >= 0 and x < width:
+                        im[dst + x] += col[src + ox]
+
+
+# [local]: weights (locations, n, k) with k = c*ksize*ksize, columns (k, locations), output (n, locations).
+
+@parallel_kernel
+def local_forward(weights, col, out, n, k, locations):
+    """out[f, j] += sum_p weights[j, f, p] * col[p, j] (each location has its own filters)."""
+    for j in prange(locations):                             # one output column per iteration: disjoint
+        for f in range(n):
+            w = (j * n + f) * k
+            acc = 0.0
+            for p in range(k):
+                acc += weights[w + p] * col[p * locations + j]
+            out[f * locations + j] += acc
+
+
+@parallel_kernel
+def local_backward_weights(delta, col, weight_updates, n, k, locations):
+    """weight_updates[j, f, p] += delta[f, j] * col[p, j]."""
+    for j in prange(locations):
+        for f in range(n):
+            d = delta[f * locations + j]
+            w = (j * n + f) * k
+            for p in range(k):
+                weight_updates[w + p] += d * col[p * locations + j]
+
+
+@parallel_kernel
+def local_backward_input(weights, delta, col, n, k, locations):
+    """col[p, j] = sum_f weights[j, f, p] * delta[f, j] (overwrites; col2im then adds it to the image)."""
+    for j in prange(locations):
+        for p in range(k):
+            acc = 0.0
+            for f in range(n):
+                acc += weights[(j * n + f) * k + p] * delta[f * locations + j]
+            col[p * locations + j] = acc

@@ -1,0 +1,79 @@
+"""ParamLayer: what conv, deconv, connected and local share (weights, biases, optional batch norm, update).
+
+``update`` is Darknet's arithmetic (update_convolutional_layer and its twins, golden README §4):
+    biases += lr/B * bias_updates;   bias_updates *= momentum
+    scales += lr/B * scale_updates;  scale_updates *= momentum          (batch_normalize only)
+    weight_updates -= decay*B * weights
+    weights += lr/B * weight_updates; weight_updates *= momentum
+so the ``*_updates`` buffers double as momentum buffers and are never zeroed. With ``adam=1`` in [net]
+it is Darknet's adam_update_gpu (its CPU update has no adam): for every parameter array
+m = B1 m + (1-B1) g, v = B2 v + (1-B2) g^2 with g = updates - decay*B*w, w += lr * m^ / (sqrt(v^) + eps)
+(bias-corrected with t), then updates = 0.
+"""
+import math
+
+from ..kernels import blas
+from ..kernels._jit import parallel_kernel, prange
+from .base import Layer
+
+
+@parallel_kernel
+def adam_update(w, d, m, v, B1, B2, eps, decay, rate, batch, t):
+    """One Adam step of Darknet's adam_update_gpu on w with accumulated (negative) gradient d; zeroes d."""
+    c1 = 1.0 - B1 ** t
+    c2 = 1.0 - B2 ** t
+    for i in prange(w.size):
+        g = d[i] - decay * batch * w[i]
+        m[i] = B1 * m[i] + (1.0 - B1) * g
+        v[i] = B2 * v[i] + (1.0 - B2) * g * g
+        w[i] += rate * (m[i] / c1) / (math.sqrt(v[i] / c2) + eps)
+        d[i] = 0.0
+
+
+class ParamLayer(Layer):
+    """A Layer with ``weights``/``biases`` (and, with batch norm, ``scales``) and their ``*_updates``."""
+
+    batch_normalize = False
+
+    def init_parameters(self, nweights, nbiases, net, scale, uniform):
+        """Allocate and draw the initial weights like Darknet (scale * N(0,1) or scale * U(-1,1))."""
+        self.weights = self.alloc(nweights)            # layout: see each layer's docstring
+        self.weight_updates = self.alloc(nweights)     # same shape: -dL/dw summed over the batch, then momentum
+        self.biases = self.alloc(nbiases)              # (nbiases,) zero, like Darknet
+        self.bias_updates = self.alloc(nbiases)
+        rng = net.rng
+        draw = rng.uniform(-1.0, 1.0, nweights) if uniform else rng.standard_normal(nweights)
+        self.weights[:] = scale * draw
+        self.adam = bool(getattr(net.config, "adam", False))
+        self._adam_state = {}
+        if self.adam:                                   # Darknet allocates m, v only when adam is on
+            for name in ("weights", "biases"):
+                size = getattr(self, name).size
+                self._adam_state[name] = (self.alloc(size), self.alloc(size))   # m, v: like the parameter
+
+    def init_adam_scales(self):
+        if self.adam:
+            self._adam_state["scales"] = (self.alloc(self.scales.size), self.alloc(self.scales.size))
+
+    def parameters(self):
+        params = [("weights", self.weights, self.weight_updates), ("biases", self.biases, self.bias_updates)]
+        if self.batch_normalize:
+            params.append(("scales", self.scales, self.scale_updates))
+        return params
+
+    def update(self, args):
+        lr = args.learning_rate * self.learning_rate_scale
+        batch = args.batch
+        if args.adam and self._adam_state:
+            for name, param, grad in self.parameters():
+                m, v = self._adam_state[name]
+                adam_update(param, grad, m, v, args.B1, args.B2, args.eps, args.decay, lr, batch, args.t)
+            return
+        blas.axpy(lr / batch, self.bias_updates, self.biases)
+        blas.scal(args.momentum, self.bias_updates)
+        if self.batch_normalize:
+            blas.axpy(lr / batch, self.scale_updates, self.scales)
+            blas.scal(args.momentum, self.scale_updates)
+        blas.axpy(-args.decay * batch, self.weights, self.weight_updates)
+        blas.axpy(lr / batch, self.weight_updates, self.weights)
+        blas.scal(args.momentum, self.weight_updates)

@@ -1,0 +1,154 @@
+"""[convolutional] / [conv]: grouped 2-D convolution through im2col + gemm (Darknet's convolutional_layer.c).
+
+Per batch item and group g: output_g (m, out_h*out_w) = W_g (m, k) @ col_g (k, out_h*out_w), with
+m = filters/groups, k = size*size*c/groups and col the im2col of the group's input channels; then
+batch norm or bias, then the activation. Weights are (filters, c/groups, size, size) row-major.
+
+Modes (``net.compat``):
+* compat: Darknet's CPU numbers, including its 1x1 backward, which writes the input gradient
+  straight into net.delta with beta=0 (overwriting what layers above added, e.g. a shortcut's) and
+  Darknet's batch-norm backward;
+* default: the same forward; backward is the exact gradient and always accumulates into net.delta.
+Divergence in both modes: Darknet's 1x1 path skips im2col even when stride > 1 or padding > 0
+(reading the wrong pixels); here only a 1x1, stride-1, unpadded conv skips it.
+"""
+import math
+
+from ..kernels import activations, blas, im2col
+from ..kernels.gemm import gemm
+from ..registry import register_layer
+from ._activation import parse_activation
+from ._params import ParamLayer
+from .base import Option, shape3
+from .batchnorm import backward_batchnorm, forward_batchnorm, init_batchnorm
+
+
+@register_layer("convolutional", "conv")
+class Convolutional(ParamLayer):
+    OPTIONS = (
+        Option("filters", 1, "output channels"),
+        Option("size", 1, "kernel side"),
+        Option("stride", 1, "step between windows"),
+        Option("pad", 0, "1: padding = size/2 (overrides padding)"),
+        Option("padding", 0, "zero cells added on each side"),
+        Option("groups", 1, "channel groups (filters and channels must divide by it)"),
+        Option("activation", "logistic", "activation function"),
+        Option("batch_normalize", 0, "1: batch norm instead of a bias only"),
+        Option("binary", 0, "binary weights (not supported)"),
+        Option("xnor", 0, "xnor network (not supported)"),
+        Option("flipped", 0, "transposed weights in the file (not supported)"),
+    )
+
+    def __init__(self, batch, in_shape, net, filters, size=1, stride=1, padding=0, groups=1,
+                 activation=activations.LOGISTIC, batch_normalize=False):
+        c, h, w = in_shape
+        out_h = (h + 2 * padding - size) // stride + 1
+        out_w = (w + 2 * padding - size) // stride + 1
+        super().__init__(batch, in_shape, (filters, out_h, out_w), dtype=net.dtype)  # output, delta: (B, n, OH, OW)
+        self.n, self.size, self.stride, self.padding, self.groups = filters, size, stride, padding, groups
+        self.activation = activation
+        nweights = filters * (c // groups) * size * size
+        # weights (n, c/groups, size, size), biases (n,); Darknet's scale sqrt(2 / fan_in) * N(0, 1)
+        self.init_parameters(nweights, filters, net, math.sqrt(2.0 / (size * size * c / groups)), uniform=False)
+        if batch_normalize:
+            init_batchnorm(self, filters, out_h * out_w)
+            self.init_adam_scales()
+        # 1x1, stride 1, no padding: the input already is the column matrix
+        self.direct = size == 1 and stride == 1 and padding == 0
+        self.workspace_size = 0 if self.direct else out_h * out_w * size * size * c // groups   # (k, OH*OW)
+
+    @classmethod
+    def from_options(cls, opts, in_shape, net):
+        c, h, w = shape3(in_shape, opts, "convolutional")
+        filters = opts.int("filters", 1, min=1)
+        size = opts.int("size", 1, min=1)
+        stride = opts.int("stride", 1, min=1)
+        pad = opts.flag("pad", 0)
+        padding = opts.int("padding", 0, min=0)
+        if pad:
+            padding = size // 2
+        groups = opts.int("groups", 1, min=1)
+        activation = parse_activation(opts, default="logistic")
+        batch_normalize = opts.flag("batch_normalize", 0)
+        for key in ("binary", "xnor", "flipped"):
+            if opts.flag(key, 0):
+                raise opts.error(f"{key}=1 is not supported", key)
+        if c % groups or filters % groups:
+            raise opts.error(f"groups={groups} must divide the input channels ({c}) and filters ({filters})",
+                             "groups")
+        if h + 2 * padding < size or w + 2 * padding < size:
+            raise opts.error(f"a {size}x{size} kernel with padding {padding} does not fit a {h}x{w} input", "size")
+        return cls(net.batch, in_shape, net, filters, size, stride, padding, groups, activation, batch_normalize)
+
+    # ------------------------------------------------------------------ views
+    def _dims(self):
+        c, h, w = self.in_shape
+        m = self.n // self.groups                         # filters per group
+        k = self.size * self.size * c // self.groups      # rows of a group's column matrix
+        spatial = self.out_shape[1] * self.out_shape[2]
+        return c // self.groups, h, w, m, k, spatial
+
+    def _columns(self, image, net, cg, h, w, k, spatial):
+        """(k, spatial) column matrix of one group's image: the image itself for a direct 1x1 conv."""
+        if self.direct:
+            return image.reshape(k, spatial)
+        col = net.workspace[: k * spatial]
+        im2col.im2col(image, cg, h, w, self.size, self.stride, self.padding, col)
+        return col.reshape(k, spatial)
+
+    # ------------------------------------------------------------------ forward / backward
+    def forward(self, net):
+        cg, h, w, m, k, spatial = self._dims()
+        blas.fill(self.output, 0.0)
+        for b in range(self.batch):
+            for g in range(self.groups):
+                bg = b * self.groups + g
+                image = net.input[bg * cg * h * w: (bg + 1) * cg * h * w]            # (c/groups, H, W)
+                col = self._columns(image, net, cg, h, w, k, spatial)
+                wg = self.weights[g * m * k: (g + 1) * m * k].reshape(m, k)
+                out = self.output[bg * m * spatial: (bg + 1) * m * spatial].reshape(m, spatial)
+                gemm(False, False, 1.0, wg, col, 1.0, out)
+        if self.batch_normalize:
+            forward_batchnorm(self, net)
+        else:
+            blas.add_bias(self.output, self.biases, self.batch, self.n, spatial)
+        activations.activate(self.output, self.output.size, self.activation)
+
+    def backward(self, net):
+        cg, h, w, m, k, spatial = self._dims()
+        activations.gradient(self.output, self.output.size, self.activation, self.delta)
+        if self.batch_normalize:
+            backward_batchnorm(self, net)
+        else:
+            blas.backward_bias(self.bias_updates, self.delta, self.batch, self.n, spatial)
+        for b in range(self.batch):
+            for g in range(self.groups):
+                bg = b * self.groups + g
+                image = net.input[bg * cg * h * w: (bg + 1) * cg * h * w]
+                col = self._columns(image, net, cg, h, w, k, spatial)
+                d = self.delta[bg * m * spatial: (bg + 1) * m * spatial].reshape(m, spatial)
+                gemm(False, True, 1.0, d, col, 1.0, self.weight_updates[g * m * k: (g + 1) * m * k].reshape(m, k))
+                if net.delta is None:                     # layer 0 of a real training run
+                    continue
+                wg = self.weights[g * m * k: (g + 1) * m * k].reshape(m, k)
+                image_delta = net.delta[bg * cg * h * w: (bg + 1) * cg * h * w]
+                if self.direct:
+                    # Darknet writes the product straight into net.delta with beta = 0 (overwrite)
+                    beta = 0.0 if net.compat else 1.0
+                    gemm(True, False, 1.0, wg, d, beta, image_delta.reshape(k, spatial))
+                else:
+                    dcol = net.workspace[: k * spatial].reshape(k, spatial)
+                    gemm(True, False, 1.0, wg, d, 0.0, dcol)
+                    im2col.col2im(net.workspace, cg, h, w, self.size, self.stride, self.padding, image_delta)
+
+    # ------------------------------------------------------------------ file, summary
+    def weight_arrays(self):
+        if self.batch_normalize:
+            return [self.biases, self.scales, self.rolling_mean, self.rolling_variance, self.weights]
+        return [self.biases, self.weights]
+
+    def flops(self):
+        return 2 * self.weights.size * self.out_shape[1] * self.out_shape[2]
+
+    def summary(self):
+        return {"filters": self.n, "size": f"{self.size}x{self.size}/{self.stride}"}
