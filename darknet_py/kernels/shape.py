@@ -93,3 +93,15 @@ def reorg(x, out, batch, c, h, w, stride, forward, accumulate):
                         out[a] += x[p]
                     else:
                         out[a] = x[p]
+
+
+@parallel_kernel
+def crop(x, y, planes, h, w, out_h, out_w, dh, dw, flip, scale, trans):
+    """y[p, i, j] = x[p, i + dh, col] * scale + trans, col = w - dw - j - 1 if flip else j + dw."""
+    for row in prange(planes * out_h):
+        p = row // out_h
+        i = row - p * out_h
+        src = (p * h + i + dh) * w
+        for j in range(out_w):
+            col = w - dw - j - 1 if flip else j + dw
+            y[row * out_w + j] = x[src + col] * scale + trans
