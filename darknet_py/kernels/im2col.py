@@ -1,4 +1,5 @@
-"""im2col / col2im (Darknet's im2col.c, col2im.c) and the per-location products of [local].
+"""Index-mapping kernels: im2col / col2im (Darknet's im2col.c, col2im.c), the per-location products
+of [local], and shortcut's strided/sampled add between maps of different sizes (blas.c shortcut_cpu).
 
 An image is (channels, height, width) flat; its column matrix is (channels*ksize*ksize, out_h*out_w)
 flat, row ``(c*ksize + ky)*ksize + kx``, column ``oy*out_w + ox``, reading the image at
@@ -89,3 +90,38 @@ def local_backward_input(weights, delta, col, n, k, locations):
             for f in range(n):
                 acc += weights[(j * n + f) * k + p] * delta[f * locations + j]
             col[p * locations + j] = acc
+
+
+# [shortcut]: maps of different sizes meet by striding the larger one and sampling into it.
+
+@parallel_kernel
+def shortcut(batch, w1, h1, c1, add, w2, h2, c2, s1, s2, out):
+    """out[hit] = s1 * out[hit] + s2 * add[src] (Darknet's shortcut_cpu). ``add`` is (B, c1, h1, w1),
+    ``out`` (B, c2, h2, w2); stride = w1/w2 and sample = w2/w1 (each at least 1) pair add's pixel
+    (i*stride, j*stride) with out's (i*sample, j*sample) over the smaller of the two sizes and channels.
+    Positions of ``out`` that are not hit keep their value (they are not multiplied by s1)."""
+    stride = max(w1 // w2, 1)
+    sample = max(w2 // w1, 1)
+    minw, minh, minc = min(w1, w2), min(h1, h2), min(c1, c2)
+    for bk in prange(batch * minc):                        # one (item, channel) of out per iteration
+        b = bk // minc
+        k = bk - b * minc
+        for j in range(minh):
+            for i in range(minw):
+                o = i * sample + w2 * (j * sample + h2 * (k + c2 * b))
+                a = i * stride + w1 * (j * stride + h1 * (k + c1 * b))
+                out[o] = s1 * out[o] + s2 * add[a]
+
+
+@parallel_kernel
+def shortcut_hits_axpy(batch, w1, h1, c1, w2, h2, c2, alpha, x, y):
+    """y[hit] += alpha * x[hit] over the positions of a (B, c2, h2, w2) map that ``shortcut`` hits."""
+    sample = max(w2 // w1, 1)
+    minw, minh, minc = min(w1, w2), min(h1, h2), min(c1, c2)
+    for bk in prange(batch * minc):
+        b = bk // minc
+        k = bk - b * minc
+        for j in range(minh):
+            for i in range(minw):
+                o = i * sample + w2 * (j * sample + h2 * (k + c2 * b))
+                y[o] += alpha * x[o]
