@@ -1,153 +1,266 @@
-"""PLACEHOLDER DOC"""
+"""General matrix multiply, C = alpha * op(A) @ op(B) + beta * C, on 2-D C-contiguous views.
+
+The four transpose cases Darknet uses (gemm_nn, gemm_nt, gemm_tn, gemm_tt). A is (M, K), or (K, M)
+when trans_a; B is (K, N), or (N, K) when trans_b; C is (M, N). Callers make 2-D views of their flat
+buffers with reshape (no copy). Pass trans_a/trans_b as bools and alpha/beta as Python floats: each
+new combination of argument types is a new compilation.
+
+Semantics are Darknet's gemm_cpu, not BLAS's: C is multiplied by beta first (so beta == 0 keeps a
+NaN already in C: NaN * 0 = NaN; our callers zero or prefill C), then alpha * op(A) @ op(B) is
+accumulated, and alpha is folded into A the way Darknet's ``A_PART = ALPHA * A[i*lda + k]`` does.
+Every C element is computed in Darknet's order: c = beta * c, then c += (alpha * a_ik) * b_kj for
+k = 0, 1, ... (contracted to an FMA). The order does not depend on the thread count or on where the
+tiles fall, so results are bitwise reproducible across thread counts.
+
+How it is fast (GotoBLAS/BLIS structure; PERFORMANCE.md has the measurements and the traps):
+
+* Register tile: the micro-kernel ``_micro`` keeps an MR x NR = 8 x 32 block of C in 256 scalar
+  locals, which LLVM's SLP vectorizer turns into 16 zmm accumulators (2 per row of 32 float32). Each
+  step of k loads 2 vectors of packed B, broadcasts 8 values of packed A and issues 16 FMAs: enough
+  independent accumulators to cover the FMA latency on both FMA ports, and few enough loads per FMA.
+  Numba has no SIMD types and no noalias on array arguments, so an array accumulator would be
+  reloaded and stored every k step; scalars are the only way to hold the tile in registers. The
+  kernel's text is therefore generated (``_micro_kernel_source``; tests check that it is in sync).
+  A second, 8 x 16 kernel serves column tails of 16 or fewer (N = 169 = 5*32 + 9 wastes 12% of the
+  work with a 32-wide tail, 4% with a 16-wide one).
+* Packing: op(A) is copied, times alpha, into MR-row micro-panels ``ap[q, p, 0:MR]`` and op(B) into
+  NR-column micro-panels ``bp[q, p, 0:NR]``, both zero-padded at the edges. The kernel then reads
+  both with unit stride whatever the transpose case, so one kernel serves NN, NT, TN and TT (only the
+  packing loops differ, and transposed packing is a strided gather done once per block).
+* Blocking (loops jc -> pc -> pack B -> ic -> pack A -> ir -> jr -> kernel): a KC x NC block of B
+  (256 x 1024 float32 = 1 MiB) stays in the 2 MiB L2 while every MR x KC micro-panel of A (8 KiB)
+  is reused from L1 across it. C tiles are read and written once per KC block.
+* Edges: tiles that stick out of C are copied into a zero-padded MR x NR scratch tile, run through
+  the same kernel and copied back, so the kernel never needs bounds.
+* Threads: C is split into ``numba.get_num_threads()`` slabs (columns when N >= M, else rows) on
+  tile boundaries; each prange task packs its own panels, so tasks share nothing they write.
+* Indexes are masked to 32 bits (``& _IDX``) before use: Numba then knows they are >= 0 and drops
+  its negative-index wraparound selects, which otherwise defeat vectorisation (as flat
+  ``a[i*lda + k]`` indexing does). No array is sliced inside the loops: every view would
+  incref/decref the parent's refcount, an atomic shared by both threads.
+
+Scratch memory: each task allocates its packing buffers once per call with np.empty, bounded by the
+block sizes (at most (MC + NC) * KC + MR * NR elements, about 1.2 MiB for float32) whatever the
+size of the product; there is no allocation inside the loops. This keeps the public API unchanged
+(no buffers to pass in) at the cost of two small allocations per task per call (~1 us).
+
+float64 (finite-difference gradient checks) runs the same code: correct, not tuned (the 8 x 32 tile
+of doubles needs 32 zmm registers, so it spills). All kernels live in this one module because
+Numba's on-disk cache is keyed per file.
+"""
 import numpy as np
+# numba.get_num_threads() reaches the threading layer through a ctypes pointer, which makes any
+# caller uncachable ("dynamic globals"); this intrinsic calls the same C function by symbol name.
+from numba.np.ufunc.parallel import _iget_num_threads
 
 from ._jit import gemm_kernel, parallel_gemm_kernel, prange
 
-# numba.get_num_threads() goes through a ctypes pointer, which makes the caller uncachable ("dynamic
-# globals"); this intrinsic calls the same C function by symbol name, so `gemm` stays cacheable.
-from numba.np.ufunc.parallel import _iget_num_threads  # noqa: E402
+MR = 8          # rows of the register tile (broadcast values of packed A)
+NR = 32         # columns of the register tile (2 zmm of float32)
+NR2 = 16        # columns of the narrow tail kernel
+KC = 256        # depth of a packed block: B micro-panel + A micro-panel stream from L2/L1
+MC = 128        # rows of op(A) packed at once (multiple of MR)
+NC = 1024       # columns of op(B) packed at once (multiple of NR): KC x NC float32 = 1 MiB in L2
+_IDX = 0xFFFFFFFF   # index mask: proves to LLVM that an index is >= 0 (see module docstring)
 
-MR = 8          # register tile rows (broadcast a values)
-NR = 32         # register tile columns (2 zmm of float32)
-KC = 256        # depth of a packed block
-MC = 128        # rows of A packed at once (multiple of MR)
-NC = 1024       # columns of B packed at once (multiple of NR)
+
+def _micro_kernel_source(mr, nr, name):
+    """Text of the generated register-tile kernel ``name``: C[i:i+mr, j:j+nr] = cs * C[...] + ap[qa] @ bp[qb].
+
+    ap[qa] is a packed (kc, MR) micro-panel of alpha * op(A), bp[qb] a packed (kc, NR) micro-panel
+    of op(B) (only the first nr columns are read). One statement per element: no loops, so no
+    array accumulator; the SLP vectorizer packs each row's nr scalars into zmm registers.
+    """
+    lines = ["@gemm_kernel",
+             f"def {name}(kc, ap, qa, bp, qb, c, i, j, cs):  # generated: _micro_kernel_source({mr}, {nr}, {name!r})",
+             "    qa &= _IDX; qb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702"]
+    for r in range(mr):
+        lines.append("    " + "; ".join(f"c{r}_{s} = c[i + {r}, j + {s}] * cs" for s in range(nr))
+                     + "  # noqa: E501, E702")
+    lines.append("    for p in range(kc):")
+    lines.append("        " + "; ".join(f"b{s} = bp[qb, p, {s}]" for s in range(nr)) + "  # noqa: E501, E702")
+    for r in range(mr):
+        lines.append(f"        a = ap[qa, p, {r}]")
+        lines.append("        " + "; ".join(f"c{r}_{s} += a * b{s}" for s in range(nr)) + "  # noqa: E501, E702")
+    for r in range(mr):
+        lines.append("    " + "; ".join(f"c[i + {r}, j + {s}] = c{r}_{s}" for s in range(nr))
+                     + "  # noqa: E501, E702")
+    return "\n".join(lines) + "\n"
+
+
+GENERATED_BEGIN = "# ---- generated by _micro_kernel_source; do not edit (tests check it) ----\n"
+GENERATED_END = "# ---- end of generated code ----\n"
+
+
+# ---- generated by _micro_kernel_source; do not edit (tests check it) ----
+
+
+@gemm_kernel
+def _micro(kc, ap, qa, bp, qb, c, i, j, cs):  # generated: _micro_kernel_source(8, 32, '_micro')
+    qa &= _IDX; qb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
+    c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs; c0_8 = c[i + 0, j + 8] * cs; c0_9 = c[i + 0, j + 9] * cs; c0_10 = c[i + 0, j + 10] * cs; c0_11 = c[i + 0, j + 11] * cs; c0_12 = c[i + 0, j + 12] * cs; c0_13 = c[i + 0, j + 13] * cs; c0_14 = c[i + 0, j + 14] * cs; c0_15 = c[i + 0, j + 15] * cs; c0_16 = c[i + 0, j + 16] * cs; c0_17 = c[i + 0, j + 17] * cs; c0_18 = c[i + 0, j + 18] * cs; c0_19 = c[i + 0, j + 19] * cs; c0_20 = c[i + 0, j + 20] * cs; c0_21 = c[i + 0, j + 21] * cs; c0_22 = c[i + 0, j + 22] * cs; c0_23 = c[i + 0, j + 23] * cs; c0_24 = c[i + 0, j + 24] * cs; c0_25 = c[i + 0, j + 25] * cs; c0_26 = c[i + 0, j + 26] * cs; c0_27 = c[i + 0, j + 27] * cs; c0_28 = c[i + 0, j + 28] * cs; c0_29 = c[i + 0, j + 29] * cs; c0_30 = c[i + 0, j + 30] * cs; c0_31 = c[i + 0, j + 31] * cs  # noqa: E501, E702
+    c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs; c1_8 = c[i + 1, j + 8] * cs; c1_9 = c[i + 1, j + 9] * cs; c1_10 = c[i + 1, j + 10] * cs; c1_11 = c[i + 1, j + 11] * cs; c1_12 = c[i + 1, j + 12] * cs; c1_13 = c[i + 1, j + 13] * cs; c1_14 = c[i + 1, j + 14] * cs; c1_15 = c[i + 1, j + 15] * cs; c1_16 = c[i + 1, j + 16] * cs; c1_17 = c[i + 1, j + 17] * cs; c1_18 = c[i + 1, j + 18] * cs; c1_19 = c[i + 1, j + 19] * cs; c1_20 = c[i + 1, j + 20] * cs; c1_21 = c[i + 1, j + 21] * cs; c1_22 = c[i + 1, j + 22] * cs; c1_23 = c[i + 1, j + 23] * cs; c1_24 = c[i + 1, j + 24] * cs; c1_25 = c[i + 1, j + 25] * cs; c1_26 = c[i + 1, j + 26] * cs; c1_27 = c[i + 1, j + 27] * cs; c1_28 = c[i + 1, j + 28] * cs; c1_29 = c[i + 1, j + 29] * cs; c1_30 = c[i + 1, j + 30] * cs; c1_31 = c[i + 1, j + 31] * cs  # noqa: E501, E702
+    c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs; c2_8 = c[i + 2, j + 8] * cs; c2_9 = c[i + 2, j + 9] * cs; c2_10 = c[i + 2, j + 10] * cs; c2_11 = c[i + 2, j + 11] * cs; c2_12 = c[i + 2, j + 12] * cs; c2_13 = c[i + 2, j + 13] * cs; c2_14 = c[i + 2, j + 14] * cs; c2_15 = c[i + 2, j + 15] * cs; c2_16 = c[i + 2, j + 16] * cs; c2_17 = c[i + 2, j + 17] * cs; c2_18 = c[i + 2, j + 18] * cs; c2_19 = c[i + 2, j + 19] * cs; c2_20 = c[i + 2, j + 20] * cs; c2_21 = c[i + 2, j + 21] * cs; c2_22 = c[i + 2, j + 22] * cs; c2_23 = c[i + 2, j + 23] * cs; c2_24 = c[i + 2, j + 24] * cs; c2_25 = c[i + 2, j + 25] * cs; c2_26 = c[i + 2, j + 26] * cs; c2_27 = c[i + 2, j + 27] * cs; c2_28 = c[i + 2, j + 28] * cs; c2_29 = c[i + 2, j + 29] * cs; c2_30 = c[i + 2, j + 30] * cs; c2_31 = c[i + 2, j + 31] * cs  # noqa: E501, E702
+    c3_0 = c[i + 3, j + 0] * cs; c3_1 = c[i + 3, j + 1] * cs; c3_2 = c[i + 3, j + 2] * cs; c3_3 = c[i + 3, j + 3] * cs; c3_4 = c[i + 3, j + 4] * cs; c3_5 = c[i + 3, j + 5] * cs; c3_6 = c[i + 3, j + 6] * cs; c3_7 = c[i + 3, j + 7] * cs; c3_8 = c[i + 3, j + 8] * cs; c3_9 = c[i + 3, j + 9] * cs; c3_10 = c[i + 3, j + 10] * cs; c3_11 = c[i + 3, j + 11] * cs; c3_12 = c[i + 3, j + 12] * cs; c3_13 = c[i + 3, j + 13] * cs; c3_14 = c[i + 3, j + 14] * cs; c3_15 = c[i + 3, j + 15] * cs; c3_16 = c[i + 3, j + 16] * cs; c3_17 = c[i + 3, j + 17] * cs; c3_18 = c[i + 3, j + 18] * cs; c3_19 = c[i + 3, j + 19] * cs; c3_20 = c[i + 3, j + 20] * cs; c3_21 = c[i + 3, j + 21] * cs; c3_22 = c[i + 3, j + 22] * cs; c3_23 = c[i + 3, j + 23] * cs; c3_24 = c[i + 3, j + 24] * cs; c3_25 = c[i + 3, j + 25] * cs; c3_26 = c[i + 3, j + 26] * cs; c3_27 = c[i + 3, j + 27] * cs; c3_28 = c[i + 3, j + 28] * cs; c3_29 = c[i + 3, j + 29] * cs; c3_30 = c[i + 3, j + 30] * cs; c3_31 = c[i + 3, j + 31] * cs  # noqa: E501, E702
+    c4_0 = c[i + 4, j + 0] * cs; c4_1 = c[i + 4, j + 1] * cs; c4_2 = c[i + 4, j + 2] * cs; c4_3 = c[i + 4, j + 3] * cs; c4_4 = c[i + 4, j + 4] * cs; c4_5 = c[i + 4, j + 5] * cs; c4_6 = c[i + 4, j + 6] * cs; c4_7 = c[i + 4, j + 7] * cs; c4_8 = c[i + 4, j + 8] * cs; c4_9 = c[i + 4, j + 9] * cs; c4_10 = c[i + 4, j + 10] * cs; c4_11 = c[i + 4, j + 11] * cs; c4_12 = c[i + 4, j + 12] * cs; c4_13 = c[i + 4, j + 13] * cs; c4_14 = c[i + 4, j + 14] * cs; c4_15 = c[i + 4, j + 15] * cs; c4_16 = c[i + 4, j + 16] * cs; c4_17 = c[i + 4, j + 17] * cs; c4_18 = c[i + 4, j + 18] * cs; c4_19 = c[i + 4, j + 19] * cs; c4_20 = c[i + 4, j + 20] * cs; c4_21 = c[i + 4, j + 21] * cs; c4_22 = c[i + 4, j + 22] * cs; c4_23 = c[i + 4, j + 23] * cs; c4_24 = c[i + 4, j + 24] * cs; c4_25 = c[i + 4, j + 25] * cs; c4_26 = c[i + 4, j + 26] * cs; c4_27 = c[i + 4, j + 27] * cs; c4_28 = c[i + 4, j + 28] * cs; c4_29 = c[i + 4, j + 29] * cs; c4_30 = c[i + 4, j + 30] * cs; c4_31 = c[i + 4, j + 31] * cs  # noqa: E501, E702
+    c5_0 = c[i + 5, j + 0] * cs; c5_1 = c[i + 5, j + 1] * cs; c5_2 = c[i + 5, j + 2] * cs; c5_3 = c[i + 5, j + 3] * cs; c5_4 = c[i + 5, j + 4] * cs; c5_5 = c[i + 5, j + 5] * cs; c5_6 = c[i + 5, j + 6] * cs; c5_7 = c[i + 5, j + 7] * cs; c5_8 = c[i + 5, j + 8] * cs; c5_9 = c[i + 5, j + 9] * cs; c5_10 = c[i + 5, j + 10] * cs; c5_11 = c[i + 5, j + 11] * cs; c5_12 = c[i + 5, j + 12] * cs; c5_13 = c[i + 5, j + 13] * cs; c5_14 = c[i + 5, j + 14] * cs; c5_15 = c[i + 5, j + 15] * cs; c5_16 = c[i + 5, j + 16] * cs; c5_17 = c[i + 5, j + 17] * cs; c5_18 = c[i + 5, j + 18] * cs; c5_19 = c[i + 5, j + 19] * cs; c5_20 = c[i + 5, j + 20] * cs; c5_21 = c[i + 5, j + 21] * cs; c5_22 = c[i + 5, j + 22] * cs; c5_23 = c[i + 5, j + 23] * cs; c5_24 = c[i + 5, j + 24] * cs; c5_25 = c[i + 5, j + 25] * cs; c5_26 = c[i + 5, j + 26] * cs; c5_27 = c[i + 5, j + 27] * cs; c5_28 = c[i + 5, j + 28] * cs; c5_29 = c[i + 5, j + 29] * cs; c5_30 = c[i + 5, j + 30] * cs; c5_31 = c[i + 5, j + 31] * cs  # noqa: E501, E702
+    c6_0 = c[i + 6, j + 0] * cs; c6_1 = c[i + 6, j + 1] * cs; c6_2 = c[i + 6, j + 2] * cs; c6_3 = c[i + 6, j + 3] * cs; c6_4 = c[i + 6, j + 4] * cs; c6_5 = c[i + 6, j + 5] * cs; c6_6 = c[i + 6, j + 6] * cs; c6_7 = c[i + 6, j + 7] * cs; c6_8 = c[i + 6, j + 8] * cs; c6_9 = c[i + 6, j + 9] * cs; c6_10 = c[i + 6, j + 10] * cs; c6_11 = c[i + 6, j + 11] * cs; c6_12 = c[i + 6, j + 12] * cs; c6_13 = c[i + 6, j + 13] * cs; c6_14 = c[i + 6, j + 14] * cs; c6_15 = c[i + 6, j + 15] * cs; c6_16 = c[i + 6, j + 16] * cs; c6_17 = c[i + 6, j + 17] * cs; c6_18 = c[i + 6, j + 18] * cs; c6_19 = c[i + 6, j + 19] * cs; c6_20 = c[i + 6, j + 20] * cs; c6_21 = c[i + 6, j + 21] * cs; c6_22 = c[i + 6, j + 22] * cs; c6_23 = c[i + 6, j + 23] * cs; c6_24 = c[i + 6, j + 24] * cs; c6_25 = c[i + 6, j + 25] * cs; c6_26 = c[i + 6, j + 26] * cs; c6_27 = c[i + 6, j + 27] * cs; c6_28 = c[i + 6, j + 28] * cs; c6_29 = c[i + 6, j + 29] * cs; c6_30 = c[i + 6, j + 30] * cs; c6_31 = c[i + 6, j + 31] * cs  # noqa: E501, E702
+    c7_0 = c[i + 7, j + 0] * cs; c7_1 = c[i + 7, j + 1] * cs; c7_2 = c[i + 7, j + 2] * cs; c7_3 = c[i + 7, j + 3] * cs; c7_4 = c[i + 7, j + 4] * cs; c7_5 = c[i + 7, j + 5] * cs; c7_6 = c[i + 7, j + 6] * cs; c7_7 = c[i + 7, j + 7] * cs; c7_8 = c[i + 7, j + 8] * cs; c7_9 = c[i + 7, j + 9] * cs; c7_10 = c[i + 7, j + 10] * cs; c7_11 = c[i + 7, j + 11] * cs; c7_12 = c[i + 7, j + 12] * cs; c7_13 = c[i + 7, j + 13] * cs; c7_14 = c[i + 7, j + 14] * cs; c7_15 = c[i + 7, j + 15] * cs; c7_16 = c[i + 7, j + 16] * cs; c7_17 = c[i + 7, j + 17] * cs; c7_18 = c[i + 7, j + 18] * cs; c7_19 = c[i + 7, j + 19] * cs; c7_20 = c[i + 7, j + 20] * cs; c7_21 = c[i + 7, j + 21] * cs; c7_22 = c[i + 7, j + 22] * cs; c7_23 = c[i + 7, j + 23] * cs; c7_24 = c[i + 7, j + 24] * cs; c7_25 = c[i + 7, j + 25] * cs; c7_26 = c[i + 7, j + 26] * cs; c7_27 = c[i + 7, j + 27] * cs; c7_28 = c[i + 7, j + 28] * cs; c7_29 = c[i + 7, j + 29] * cs; c7_30 = c[i + 7, j + 30] * cs; c7_31 = c[i + 7, j + 31] * cs  # noqa: E501, E702
+    for p in range(kc):
+        b0 = bp[qb, p, 0]; b1 = bp[qb, p, 1]; b2 = bp[qb, p, 2]; b3 = bp[qb, p, 3]; b4 = bp[qb, p, 4]; b5 = bp[qb, p, 5]; b6 = bp[qb, p, 6]; b7 = bp[qb, p, 7]; b8 = bp[qb, p, 8]; b9 = bp[qb, p, 9]; b10 = bp[qb, p, 10]; b11 = bp[qb, p, 11]; b12 = bp[qb, p, 12]; b13 = bp[qb, p, 13]; b14 = bp[qb, p, 14]; b15 = bp[qb, p, 15]; b16 = bp[qb, p, 16]; b17 = bp[qb, p, 17]; b18 = bp[qb, p, 18]; b19 = bp[qb, p, 19]; b20 = bp[qb, p, 20]; b21 = bp[qb, p, 21]; b22 = bp[qb, p, 22]; b23 = bp[qb, p, 23]; b24 = bp[qb, p, 24]; b25 = bp[qb, p, 25]; b26 = bp[qb, p, 26]; b27 = bp[qb, p, 27]; b28 = bp[qb, p, 28]; b29 = bp[qb, p, 29]; b30 = bp[qb, p, 30]; b31 = bp[qb, p, 31]  # noqa: E501, E702
+        a = ap[qa, p, 0]
+        c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7; c0_8 += a * b8; c0_9 += a * b9; c0_10 += a * b10; c0_11 += a * b11; c0_12 += a * b12; c0_13 += a * b13; c0_14 += a * b14; c0_15 += a * b15; c0_16 += a * b16; c0_17 += a * b17; c0_18 += a * b18; c0_19 += a * b19; c0_20 += a * b20; c0_21 += a * b21; c0_22 += a * b22; c0_23 += a * b23; c0_24 += a * b24; c0_25 += a * b25; c0_26 += a * b26; c0_27 += a * b27; c0_28 += a * b28; c0_29 += a * b29; c0_30 += a * b30; c0_31 += a * b31  # noqa: E501, E702
+        a = ap[qa, p, 1]
+        c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3; c1_4 += a * b4; c1_5 += a * b5; c1_6 += a * b6; c1_7 += a * b7; c1_8 += a * b8; c1_9 += a * b9; c1_10 += a * b10; c1_11 += a * b11; c1_12 += a * b12; c1_13 += a * b13; c1_14 += a * b14; c1_15 += a * b15; c1_16 += a * b16; c1_17 += a * b17; c1_18 += a * b18; c1_19 += a * b19; c1_20 += a * b20; c1_21 += a * b21; c1_22 += a * b22; c1_23 += a * b23; c1_24 += a * b24; c1_25 += a * b25; c1_26 += a * b26; c1_27 += a * b27; c1_28 += a * b28; c1_29 += a * b29; c1_30 += a * b30; c1_31 += a * b31  # noqa: E501, E702
+        a = ap[qa, p, 2]
+        c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3; c2_4 += a * b4; c2_5 += a * b5; c2_6 += a * b6; c2_7 += a * b7; c2_8 += a * b8; c2_9 += a * b9; c2_10 += a * b10; c2_11 += a * b11; c2_12 += a * b12; c2_13 += a * b13; c2_14 += a * b14; c2_15 += a * b15; c2_16 += a * b16; c2_17 += a * b17; c2_18 += a * b18; c2_19 += a * b19; c2_20 += a * b20; c2_21 += a * b21; c2_22 += a * b22; c2_23 += a * b23; c2_24 += a * b24; c2_25 += a * b25; c2_26 += a * b26; c2_27 += a * b27; c2_28 += a * b28; c2_29 += a * b29; c2_30 += a * b30; c2_31 += a * b31  # noqa: E501, E702
+        a = ap[qa, p, 3]
+        c3_0 += a * b0; c3_1 += a * b1; c3_2 += a * b2; c3_3 += a * b3; c3_4 += a * b4; c3_5 += a * b5; c3_6 += a * b6; c3_7 += a * b7; c3_8 += a * b8; c3_9 += a * b9; c3_10 += a * b10; c3_11 += a * b11; c3_12 += a * b12; c3_13 += a * b13; c3_14 += a * b14; c3_15 += a * b15; c3_16 += a * b16; c3_17 += a * b17; c3_18 += a * b18; c3_19 += a * b19; c3_20 += a * b20; c3_21 += a * b21; c3_22 += a * b22; c3_23 += a * b23; c3_24 += a * b24; c3_25 += a * b25; c3_26 += a * b26; c3_27 += a * b27; c3_28 += a * b28; c3_29 += a * b29; c3_30 += a * b30; c3_31 += a * b31  # noqa: E501, E702
+        a = ap[qa, p, 4]
+        c4_0 += a * b0; c4_1 += a * b1; c4_2 += a * b2; c4_3 += a * b3; c4_4 += a * b4; c4_5 += a * b5; c4_6 += a * b6; c4_7 += a * b7; c4_8 += a * b8; c4_9 += a * b9; c4_10 += a * b10; c4_11 += a * b11; c4_12 += a * b12; c4_13 += a * b13; c4_14 += a * b14; c4_15 += a * b15; c4_16 += a * b16; c4_17 += a * b17; c4_18 += a * b18; c4_19 += a * b19; c4_20 += a * b20; c4_21 += a * b21; c4_22 += a * b22; c4_23 += a * b23; c4_24 += a * b24; c4_25 += a * b25; c4_26 += a * b26; c4_27 += a * b27; c4_28 += a * b28; c4_29 += a * b29; c4_30 += a * b30; c4_31 += a * b31  # noqa: E501, E702
+        a = ap[qa, p, 5]
+        c5_0 += a * b0; c5_1 += a * b1; c5_2 += a * b2; c5_3 += a * b3; c5_4 += a * b4; c5_5 += a * b5; c5_6 += a * b6; c5_7 += a * b7; c5_8 += a * b8; c5_9 += a * b9; c5_10 += a * b10; c5_11 += a * b11; c5_12 += a * b12; c5_13 += a * b13; c5_14 += a * b14; c5_15 += a * b15; c5_16 += a * b16; c5_17 += a * b17; c5_18 += a * b18; c5_19 += a * b19; c5_20 += a * b20; c5_21 += a * b21; c5_22 += a * b22; c5_23 += a * b23; c5_24 += a * b24; c5_25 += a * b25; c5_26 += a * b26; c5_27 += a * b27; c5_28 += a * b28; c5_29 += a * b29; c5_30 += a * b30; c5_31 += a * b31  # noqa: E501, E702
+        a = ap[qa, p, 6]
+        c6_0 += a * b0; c6_1 += a * b1; c6_2 += a * b2; c6_3 += a * b3; c6_4 += a * b4; c6_5 += a * b5; c6_6 += a * b6; c6_7 += a * b7; c6_8 += a * b8; c6_9 += a * b9; c6_10 += a * b10; c6_11 += a * b11; c6_12 += a * b12; c6_13 += a * b13; c6_14 += a * b14; c6_15 += a * b15; c6_16 += a * b16; c6_17 += a * b17; c6_18 += a * b18; c6_19 += a * b19; c6_20 += a * b20; c6_21 += a * b21; c6_22 += a * b22; c6_23 += a * b23; c6_24 += a * b24; c6_25 += a * b25; c6_26 += a * b26; c6_27 += a * b27; c6_28 += a * b28; c6_29 += a * b29; c6_30 += a * b30; c6_31 += a * b31  # noqa: E501, E702
+        a = ap[qa, p, 7]
+        c7_0 += a * b0; c7_1 += a * b1; c7_2 += a * b2; c7_3 += a * b3; c7_4 += a * b4; c7_5 += a * b5; c7_6 += a * b6; c7_7 += a * b7; c7_8 += a * b8; c7_9 += a * b9; c7_10 += a * b10; c7_11 += a * b11; c7_12 += a * b12; c7_13 += a * b13; c7_14 += a * b14; c7_15 += a * b15; c7_16 += a * b16; c7_17 += a * b17; c7_18 += a * b18; c7_19 += a * b19; c7_20 += a * b20; c7_21 += a * b21; c7_22 += a * b22; c7_23 += a * b23; c7_24 += a * b24; c7_25 += a * b25; c7_26 += a * b26; c7_27 += a * b27; c7_28 += a * b28; c7_29 += a * b29; c7_30 += a * b30; c7_31 += a * b31  # noqa: E501, E702
+    c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3; c[i + 0, j + 4] = c0_4; c[i + 0, j + 5] = c0_5; c[i + 0, j + 6] = c0_6; c[i + 0, j + 7] = c0_7; c[i + 0, j + 8] = c0_8; c[i + 0, j + 9] = c0_9; c[i + 0, j + 10] = c0_10; c[i + 0, j + 11] = c0_11; c[i + 0, j + 12] = c0_12; c[i + 0, j + 13] = c0_13; c[i + 0, j + 14] = c0_14; c[i + 0, j + 15] = c0_15; c[i + 0, j + 16] = c0_16; c[i + 0, j + 17] = c0_17; c[i + 0, j + 18] = c0_18; c[i + 0, j + 19] = c0_19; c[i + 0, j + 20] = c0_20; c[i + 0, j + 21] = c0_21; c[i + 0, j + 22] = c0_22; c[i + 0, j + 23] = c0_23; c[i + 0, j + 24] = c0_24; c[i + 0, j + 25] = c0_25; c[i + 0, j + 26] = c0_26; c[i + 0, j + 27] = c0_27; c[i + 0, j + 28] = c0_28; c[i + 0, j + 29] = c0_29; c[i + 0, j + 30] = c0_30; c[i + 0, j + 31] = c0_31  # noqa: E501, E702
+    c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3; c[i + 1, j + 4] = c1_4; c[i + 1, j + 5] = c1_5; c[i + 1, j + 6] = c1_6; c[i + 1, j + 7] = c1_7; c[i + 1, j + 8] = c1_8; c[i + 1, j + 9] = c1_9; c[i + 1, j + 10] = c1_10; c[i + 1, j + 11] = c1_11; c[i + 1, j + 12] = c1_12; c[i + 1, j + 13] = c1_13; c[i + 1, j + 14] = c1_14; c[i + 1, j + 15] = c1_15; c[i + 1, j + 16] = c1_16; c[i + 1, j + 17] = c1_17; c[i + 1, j + 18] = c1_18; c[i + 1, j + 19] = c1_19; c[i + 1, j + 20] = c1_20; c[i + 1, j + 21] = c1_21; c[i + 1, j + 22] = c1_22; c[i + 1, j + 23] = c1_23; c[i + 1, j + 24] = c1_24; c[i + 1, j + 25] = c1_25; c[i + 1, j + 26] = c1_26; c[i + 1, j + 27] = c1_27; c[i + 1, j + 28] = c1_28; c[i + 1, j + 29] = c1_29; c[i + 1, j + 30] = c1_30; c[i + 1, j + 31] = c1_31  # noqa: E501, E702
+    c[i + 2, j + 0] = c2_0; c[i + 2, j + 1] = c2_1; c[i + 2, j + 2] = c2_2; c[i + 2, j + 3] = c2_3; c[i + 2, j + 4] = c2_4; c[i + 2, j + 5] = c2_5; c[i + 2, j + 6] = c2_6; c[i + 2, j + 7] = c2_7; c[i + 2, j + 8] = c2_8; c[i + 2, j + 9] = c2_9; c[i + 2, j + 10] = c2_10; c[i + 2, j + 11] = c2_11; c[i + 2, j + 12] = c2_12; c[i + 2, j + 13] = c2_13; c[i + 2, j + 14] = c2_14; c[i + 2, j + 15] = c2_15; c[i + 2, j + 16] = c2_16; c[i + 2, j + 17] = c2_17; c[i + 2, j + 18] = c2_18; c[i + 2, j + 19] = c2_19; c[i + 2, j + 20] = c2_20; c[i + 2, j + 21] = c2_21; c[i + 2, j + 22] = c2_22; c[i + 2, j + 23] = c2_23; c[i + 2, j + 24] = c2_24; c[i + 2, j + 25] = c2_25; c[i + 2, j + 26] = c2_26; c[i + 2, j + 27] = c2_27; c[i + 2, j + 28] = c2_28; c[i + 2, j + 29] = c2_29; c[i + 2, j + 30] = c2_30; c[i + 2, j + 31] = c2_31  # noqa: E501, E702
+    c[i + 3, j + 0] = c3_0; c[i + 3, j + 1] = c3_1; c[i + 3, j + 2] = c3_2; c[i + 3, j + 3] = c3_3; c[i + 3, j + 4] = c3_4; c[i + 3, j + 5] = c3_5; c[i + 3, j + 6] = c3_6; c[i + 3, j + 7] = c3_7; c[i + 3, j + 8] = c3_8; c[i + 3, j + 9] = c3_9; c[i + 3, j + 10] = c3_10; c[i + 3, j + 11] = c3_11; c[i + 3, j + 12] = c3_12; c[i + 3, j + 13] = c3_13; c[i + 3, j + 14] = c3_14; c[i + 3, j + 15] = c3_15; c[i + 3, j + 16] = c3_16; c[i + 3, j + 17] = c3_17; c[i + 3, j + 18] = c3_18; c[i + 3, j + 19] = c3_19; c[i + 3, j + 20] = c3_20; c[i + 3, j + 21] = c3_21; c[i + 3, j + 22] = c3_22; c[i + 3, j + 23] = c3_23; c[i + 3, j + 24] = c3_24; c[i + 3, j + 25] = c3_25; c[i + 3, j + 26] = c3_26; c[i + 3, j + 27] = c3_27; c[i + 3, j + 28] = c3_28; c[i + 3, j + 29] = c3_29; c[i + 3, j + 30] = c3_30; c[i + 3, j + 31] = c3_31  # noqa: E501, E702
+    c[i + 4, j + 0] = c4_0; c[i + 4, j + 1] = c4_1; c[i + 4, j + 2] = c4_2; c[i + 4, j + 3] = c4_3; c[i + 4, j + 4] = c4_4; c[i + 4, j + 5] = c4_5; c[i + 4, j + 6] = c4_6; c[i + 4, j + 7] = c4_7; c[i + 4, j + 8] = c4_8; c[i + 4, j + 9] = c4_9; c[i + 4, j + 10] = c4_10; c[i + 4, j + 11] = c4_11; c[i + 4, j + 12] = c4_12; c[i + 4, j + 13] = c4_13; c[i + 4, j + 14] = c4_14; c[i + 4, j + 15] = c4_15; c[i + 4, j + 16] = c4_16; c[i + 4, j + 17] = c4_17; c[i + 4, j + 18] = c4_18; c[i + 4, j + 19] = c4_19; c[i + 4, j + 20] = c4_20; c[i + 4, j + 21] = c4_21; c[i + 4, j + 22] = c4_22; c[i + 4, j + 23] = c4_23; c[i + 4, j + 24] = c4_24; c[i + 4, j + 25] = c4_25; c[i + 4, j + 26] = c4_26; c[i + 4, j + 27] = c4_27; c[i + 4, j + 28] = c4_28; c[i + 4, j + 29] = c4_29; c[i + 4, j + 30] = c4_30; c[i + 4, j + 31] = c4_31  # noqa: E501, E702
+    c[i + 5, j + 0] = c5_0; c[i + 5, j + 1] = c5_1; c[i + 5, j + 2] = c5_2; c[i + 5, j + 3] = c5_3; c[i + 5, j + 4] = c5_4; c[i + 5, j + 5] = c5_5; c[i + 5, j + 6] = c5_6; c[i + 5, j + 7] = c5_7; c[i + 5, j + 8] = c5_8; c[i + 5, j + 9] = c5_9; c[i + 5, j + 10] = c5_10; c[i + 5, j + 11] = c5_11; c[i + 5, j + 12] = c5_12; c[i + 5, j + 13] = c5_13; c[i + 5, j + 14] = c5_14; c[i + 5, j + 15] = c5_15; c[i + 5, j + 16] = c5_16; c[i + 5, j + 17] = c5_17; c[i + 5, j + 18] = c5_18; c[i + 5, j + 19] = c5_19; c[i + 5, j + 20] = c5_20; c[i + 5, j + 21] = c5_21; c[i + 5, j + 22] = c5_22; c[i + 5, j + 23] = c5_23; c[i + 5, j + 24] = c5_24; c[i + 5, j + 25] = c5_25; c[i + 5, j + 26] = c5_26; c[i + 5, j + 27] = c5_27; c[i + 5, j + 28] = c5_28; c[i + 5, j + 29] = c5_29; c[i + 5, j + 30] = c5_30; c[i + 5, j + 31] = c5_31  # noqa: E501, E702
+    c[i + 6, j + 0] = c6_0; c[i + 6, j + 1] = c6_1; c[i + 6, j + 2] = c6_2; c[i + 6, j + 3] = c6_3; c[i + 6, j + 4] = c6_4; c[i + 6, j + 5] = c6_5; c[i + 6, j + 6] = c6_6; c[i + 6, j + 7] = c6_7; c[i + 6, j + 8] = c6_8; c[i + 6, j + 9] = c6_9; c[i + 6, j + 10] = c6_10; c[i + 6, j + 11] = c6_11; c[i + 6, j + 12] = c6_12; c[i + 6, j + 13] = c6_13; c[i + 6, j + 14] = c6_14; c[i + 6, j + 15] = c6_15; c[i + 6, j + 16] = c6_16; c[i + 6, j + 17] = c6_17; c[i + 6, j + 18] = c6_18; c[i + 6, j + 19] = c6_19; c[i + 6, j + 20] = c6_20; c[i + 6, j + 21] = c6_21; c[i + 6, j + 22] = c6_22; c[i + 6, j + 23] = c6_23; c[i + 6, j + 24] = c6_24; c[i + 6, j + 25] = c6_25; c[i + 6, j + 26] = c6_26; c[i + 6, j + 27] = c6_27; c[i + 6, j + 28] = c6_28; c[i + 6, j + 29] = c6_29; c[i + 6, j + 30] = c6_30; c[i + 6, j + 31] = c6_31  # noqa: E501, E702
+    c[i + 7, j + 0] = c7_0; c[i + 7, j + 1] = c7_1; c[i + 7, j + 2] = c7_2; c[i + 7, j + 3] = c7_3; c[i + 7, j + 4] = c7_4; c[i + 7, j + 5] = c7_5; c[i + 7, j + 6] = c7_6; c[i + 7, j + 7] = c7_7; c[i + 7, j + 8] = c7_8; c[i + 7, j + 9] = c7_9; c[i + 7, j + 10] = c7_10; c[i + 7, j + 11] = c7_11; c[i + 7, j + 12] = c7_12; c[i + 7, j + 13] = c7_13; c[i + 7, j + 14] = c7_14; c[i + 7, j + 15] = c7_15; c[i + 7, j + 16] = c7_16; c[i + 7, j + 17] = c7_17; c[i + 7, j + 18] = c7_18; c[i + 7, j + 19] = c7_19; c[i + 7, j + 20] = c7_20; c[i + 7, j + 21] = c7_21; c[i + 7, j + 22] = c7_22; c[i + 7, j + 23] = c7_23; c[i + 7, j + 24] = c7_24; c[i + 7, j + 25] = c7_25; c[i + 7, j + 26] = c7_26; c[i + 7, j + 27] = c7_27; c[i + 7, j + 28] = c7_28; c[i + 7, j + 29] = c7_29; c[i + 7, j + 30] = c7_30; c[i + 7, j + 31] = c7_31  # noqa: E501, E702
+
+
+@gemm_kernel
+def _micro_narrow(kc, ap, qa, bp, qb, c, i, j, cs):  # generated: _micro_kernel_source(8, 16, '_micro_narrow')
+    qa &= _IDX; qb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
+    c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs; c0_8 = c[i + 0, j + 8] * cs; c0_9 = c[i + 0, j + 9] * cs; c0_10 = c[i + 0, j + 10] * cs; c0_11 = c[i + 0, j + 11] * cs; c0_12 = c[i + 0, j + 12] * cs; c0_13 = c[i + 0, j + 13] * cs; c0_14 = c[i + 0, j + 14] * cs; c0_15 = c[i + 0, j + 15] * cs  # noqa: E501, E702
+    c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs; c1_8 = c[i + 1, j + 8] * cs; c1_9 = c[i + 1, j + 9] * cs; c1_10 = c[i + 1, j + 10] * cs; c1_11 = c[i + 1, j + 11] * cs; c1_12 = c[i + 1, j + 12] * cs; c1_13 = c[i + 1, j + 13] * cs; c1_14 = c[i + 1, j + 14] * cs; c1_15 = c[i + 1, j + 15] * cs  # noqa: E501, E702
+    c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs; c2_8 = c[i + 2, j + 8] * cs; c2_9 = c[i + 2, j + 9] * cs; c2_10 = c[i + 2, j + 10] * cs; c2_11 = c[i + 2, j + 11] * cs; c2_12 = c[i + 2, j + 12] * cs; c2_13 = c[i + 2, j + 13] * cs; c2_14 = c[i + 2, j + 14] * cs; c2_15 = c[i + 2, j + 15] * cs  # noqa: E501, E702
+    c3_0 = c[i + 3, j + 0] * cs; c3_1 = c[i + 3, j + 1] * cs; c3_2 = c[i + 3, j + 2] * cs; c3_3 = c[i + 3, j + 3] * cs; c3_4 = c[i + 3, j + 4] * cs; c3_5 = c[i + 3, j + 5] * cs; c3_6 = c[i + 3, j + 6] * cs; c3_7 = c[i + 3, j + 7] * cs; c3_8 = c[i + 3, j + 8] * cs; c3_9 = c[i + 3, j + 9] * cs; c3_10 = c[i + 3, j + 10] * cs; c3_11 = c[i + 3, j + 11] * cs; c3_12 = c[i + 3, j + 12] * cs; c3_13 = c[i + 3, j + 13] * cs; c3_14 = c[i + 3, j + 14] * cs; c3_15 = c[i + 3, j + 15] * cs  # noqa: E501, E702
+    c4_0 = c[i + 4, j + 0] * cs; c4_1 = c[i + 4, j + 1] * cs; c4_2 = c[i + 4, j + 2] * cs; c4_3 = c[i + 4, j + 3] * cs; c4_4 = c[i + 4, j + 4] * cs; c4_5 = c[i + 4, j + 5] * cs; c4_6 = c[i + 4, j + 6] * cs; c4_7 = c[i + 4, j + 7] * cs; c4_8 = c[i + 4, j + 8] * cs; c4_9 = c[i + 4, j + 9] * cs; c4_10 = c[i + 4, j + 10] * cs; c4_11 = c[i + 4, j + 11] * cs; c4_12 = c[i + 4, j + 12] * cs; c4_13 = c[i + 4, j + 13] * cs; c4_14 = c[i + 4, j + 14] * cs; c4_15 = c[i + 4, j + 15] * cs  # noqa: E501, E702
+    c5_0 = c[i + 5, j + 0] * cs; c5_1 = c[i + 5, j + 1] * cs; c5_2 = c[i + 5, j + 2] * cs; c5_3 = c[i + 5, j + 3] * cs; c5_4 = c[i + 5, j + 4] * cs; c5_5 = c[i + 5, j + 5] * cs; c5_6 = c[i + 5, j + 6] * cs; c5_7 = c[i + 5, j + 7] * cs; c5_8 = c[i + 5, j + 8] * cs; c5_9 = c[i + 5, j + 9] * cs; c5_10 = c[i + 5, j + 10] * cs; c5_11 = c[i + 5, j + 11] * cs; c5_12 = c[i + 5, j + 12] * cs; c5_13 = c[i + 5, j + 13] * cs; c5_14 = c[i + 5, j + 14] * cs; c5_15 = c[i + 5, j + 15] * cs  # noqa: E501, E702
+    c6_0 = c[i + 6, j + 0] * cs; c6_1 = c[i + 6, j + 1] * cs; c6_2 = c[i + 6, j + 2] * cs; c6_3 = c[i + 6, j + 3] * cs; c6_4 = c[i + 6, j + 4] * cs; c6_5 = c[i + 6, j + 5] * cs; c6_6 = c[i + 6, j + 6] * cs; c6_7 = c[i + 6, j + 7] * cs; c6_8 = c[i + 6, j + 8] * cs; c6_9 = c[i + 6, j + 9] * cs; c6_10 = c[i + 6, j + 10] * cs; c6_11 = c[i + 6, j + 11] * cs; c6_12 = c[i + 6, j + 12] * cs; c6_13 = c[i + 6, j + 13] * cs; c6_14 = c[i + 6, j + 14] * cs; c6_15 = c[i + 6, j + 15] * cs  # noqa: E501, E702
+    c7_0 = c[i + 7, j + 0] * cs; c7_1 = c[i + 7, j + 1] * cs; c7_2 = c[i + 7, j + 2] * cs; c7_3 = c[i + 7, j + 3] * cs; c7_4 = c[i + 7, j + 4] * cs; c7_5 = c[i + 7, j + 5] * cs; c7_6 = c[i + 7, j + 6] * cs; c7_7 = c[i + 7, j + 7] * cs; c7_8 = c[i + 7, j + 8] * cs; c7_9 = c[i + 7, j + 9] * cs; c7_10 = c[i + 7, j + 10] * cs; c7_11 = c[i + 7, j + 11] * cs; c7_12 = c[i + 7, j + 12] * cs; c7_13 = c[i + 7, j + 13] * cs; c7_14 = c[i + 7, j + 14] * cs; c7_15 = c[i + 7, j + 15] * cs  # noqa: E501, E702
+    for p in range(kc):
+        b0 = bp[qb, p, 0]; b1 = bp[qb, p, 1]; b2 = bp[qb, p, 2]; b3 = bp[qb, p, 3]; b4 = bp[qb, p, 4]; b5 = bp[qb, p, 5]; b6 = bp[qb, p, 6]; b7 = bp[qb, p, 7]; b8 = bp[qb, p, 8]; b9 = bp[qb, p, 9]; b10 = bp[qb, p, 10]; b11 = bp[qb, p, 11]; b12 = bp[qb, p, 12]; b13 = bp[qb, p, 13]; b14 = bp[qb, p, 14]; b15 = bp[qb, p, 15]  # noqa: E501, E702
+        a = ap[qa, p, 0]
+        c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7; c0_8 += a * b8; c0_9 += a * b9; c0_10 += a * b10; c0_11 += a * b11; c0_12 += a * b12; c0_13 += a * b13; c0_14 += a * b14; c0_15 += a * b15  # noqa: E501, E702
+        a = ap[qa, p, 1]
+        c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3; c1_4 += a * b4; c1_5 += a * b5; c1_6 += a * b6; c1_7 += a * b7; c1_8 += a * b8; c1_9 += a * b9; c1_10 += a * b10; c1_11 += a * b11; c1_12 += a * b12; c1_13 += a * b13; c1_14 += a * b14; c1_15 += a * b15  # noqa: E501, E702
+        a = ap[qa, p, 2]
+        c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3; c2_4 += a * b4; c2_5 += a * b5; c2_6 += a * b6; c2_7 += a * b7; c2_8 += a * b8; c2_9 += a * b9; c2_10 += a * b10; c2_11 += a * b11; c2_12 += a * b12; c2_13 += a * b13; c2_14 += a * b14; c2_15 += a * b15  # noqa: E501, E702
+        a = ap[qa, p, 3]
+        c3_0 += a * b0; c3_1 += a * b1; c3_2 += a * b2; c3_3 += a * b3; c3_4 += a * b4; c3_5 += a * b5; c3_6 += a * b6; c3_7 += a * b7; c3_8 += a * b8; c3_9 += a * b9; c3_10 += a * b10; c3_11 += a * b11; c3_12 += a * b12; c3_13 += a * b13; c3_14 += a * b14; c3_15 += a * b15  # noqa: E501, E702
+        a = ap[qa, p, 4]
+        c4_0 += a * b0; c4_1 += a * b1; c4_2 += a * b2; c4_3 += a * b3; c4_4 += a * b4; c4_5 += a * b5; c4_6 += a * b6; c4_7 += a * b7; c4_8 += a * b8; c4_9 += a * b9; c4_10 += a * b10; c4_11 += a * b11; c4_12 += a * b12; c4_13 += a * b13; c4_14 += a * b14; c4_15 += a * b15  # noqa: E501, E702
+        a = ap[qa, p, 5]
+        c5_0 += a * b0; c5_1 += a * b1; c5_2 += a * b2; c5_3 += a * b3; c5_4 += a * b4; c5_5 += a * b5; c5_6 += a * b6; c5_7 += a * b7; c5_8 += a * b8; c5_9 += a * b9; c5_10 += a * b10; c5_11 += a * b11; c5_12 += a * b12; c5_13 += a * b13; c5_14 += a * b14; c5_15 += a * b15  # noqa: E501, E702
+        a = ap[qa, p, 6]
+        c6_0 += a * b0; c6_1 += a * b1; c6_2 += a * b2; c6_3 += a * b3; c6_4 += a * b4; c6_5 += a * b5; c6_6 += a * b6; c6_7 += a * b7; c6_8 += a * b8; c6_9 += a * b9; c6_10 += a * b10; c6_11 += a * b11; c6_12 += a * b12; c6_13 += a * b13; c6_14 += a * b14; c6_15 += a * b15  # noqa: E501, E702
+        a = ap[qa, p, 7]
+        c7_0 += a * b0; c7_1 += a * b1; c7_2 += a * b2; c7_3 += a * b3; c7_4 += a * b4; c7_5 += a * b5; c7_6 += a * b6; c7_7 += a * b7; c7_8 += a * b8; c7_9 += a * b9; c7_10 += a * b10; c7_11 += a * b11; c7_12 += a * b12; c7_13 += a * b13; c7_14 += a * b14; c7_15 += a * b15  # noqa: E501, E702
+    c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3; c[i + 0, j + 4] = c0_4; c[i + 0, j + 5] = c0_5; c[i + 0, j + 6] = c0_6; c[i + 0, j + 7] = c0_7; c[i + 0, j + 8] = c0_8; c[i + 0, j + 9] = c0_9; c[i + 0, j + 10] = c0_10; c[i + 0, j + 11] = c0_11; c[i + 0, j + 12] = c0_12; c[i + 0, j + 13] = c0_13; c[i + 0, j + 14] = c0_14; c[i + 0, j + 15] = c0_15  # noqa: E501, E702
+    c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3; c[i + 1, j + 4] = c1_4; c[i + 1, j + 5] = c1_5; c[i + 1, j + 6] = c1_6; c[i + 1, j + 7] = c1_7; c[i + 1, j + 8] = c1_8; c[i + 1, j + 9] = c1_9; c[i + 1, j + 10] = c1_10; c[i + 1, j + 11] = c1_11; c[i + 1, j + 12] = c1_12; c[i + 1, j + 13] = c1_13; c[i + 1, j + 14] = c1_14; c[i + 1, j + 15] = c1_15  # noqa: E501, E702
+    c[i + 2, j + 0] = c2_0; c[i + 2, j + 1] = c2_1; c[i + 2, j + 2] = c2_2; c[i + 2, j + 3] = c2_3; c[i + 2, j + 4] = c2_4; c[i + 2, j + 5] = c2_5; c[i + 2, j + 6] = c2_6; c[i + 2, j + 7] = c2_7; c[i + 2, j + 8] = c2_8; c[i + 2, j + 9] = c2_9; c[i + 2, j + 10] = c2_10; c[i + 2, j + 11] = c2_11; c[i + 2, j + 12] = c2_12; c[i + 2, j + 13] = c2_13; c[i + 2, j + 14] = c2_14; c[i + 2, j + 15] = c2_15  # noqa: E501, E702
+    c[i + 3, j + 0] = c3_0; c[i + 3, j + 1] = c3_1; c[i + 3, j + 2] = c3_2; c[i + 3, j + 3] = c3_3; c[i + 3, j + 4] = c3_4; c[i + 3, j + 5] = c3_5; c[i + 3, j + 6] = c3_6; c[i + 3, j + 7] = c3_7; c[i + 3, j + 8] = c3_8; c[i + 3, j + 9] = c3_9; c[i + 3, j + 10] = c3_10; c[i + 3, j + 11] = c3_11; c[i + 3, j + 12] = c3_12; c[i + 3, j + 13] = c3_13; c[i + 3, j + 14] = c3_14; c[i + 3, j + 15] = c3_15  # noqa: E501, E702
+    c[i + 4, j + 0] = c4_0; c[i + 4, j + 1] = c4_1; c[i + 4, j + 2] = c4_2; c[i + 4, j + 3] = c4_3; c[i + 4, j + 4] = c4_4; c[i + 4, j + 5] = c4_5; c[i + 4, j + 6] = c4_6; c[i + 4, j + 7] = c4_7; c[i + 4, j + 8] = c4_8; c[i + 4, j + 9] = c4_9; c[i + 4, j + 10] = c4_10; c[i + 4, j + 11] = c4_11; c[i + 4, j + 12] = c4_12; c[i + 4, j + 13] = c4_13; c[i + 4, j + 14] = c4_14; c[i + 4, j + 15] = c4_15  # noqa: E501, E702
+    c[i + 5, j + 0] = c5_0; c[i + 5, j + 1] = c5_1; c[i + 5, j + 2] = c5_2; c[i + 5, j + 3] = c5_3; c[i + 5, j + 4] = c5_4; c[i + 5, j + 5] = c5_5; c[i + 5, j + 6] = c5_6; c[i + 5, j + 7] = c5_7; c[i + 5, j + 8] = c5_8; c[i + 5, j + 9] = c5_9; c[i + 5, j + 10] = c5_10; c[i + 5, j + 11] = c5_11; c[i + 5, j + 12] = c5_12; c[i + 5, j + 13] = c5_13; c[i + 5, j + 14] = c5_14; c[i + 5, j + 15] = c5_15  # noqa: E501, E702
+    c[i + 6, j + 0] = c6_0; c[i + 6, j + 1] = c6_1; c[i + 6, j + 2] = c6_2; c[i + 6, j + 3] = c6_3; c[i + 6, j + 4] = c6_4; c[i + 6, j + 5] = c6_5; c[i + 6, j + 6] = c6_6; c[i + 6, j + 7] = c6_7; c[i + 6, j + 8] = c6_8; c[i + 6, j + 9] = c6_9; c[i + 6, j + 10] = c6_10; c[i + 6, j + 11] = c6_11; c[i + 6, j + 12] = c6_12; c[i + 6, j + 13] = c6_13; c[i + 6, j + 14] = c6_14; c[i + 6, j + 15] = c6_15  # noqa: E501, E702
+    c[i + 7, j + 0] = c7_0; c[i + 7, j + 1] = c7_1; c[i + 7, j + 2] = c7_2; c[i + 7, j + 3] = c7_3; c[i + 7, j + 4] = c7_4; c[i + 7, j + 5] = c7_5; c[i + 7, j + 6] = c7_6; c[i + 7, j + 7] = c7_7; c[i + 7, j + 8] = c7_8; c[i + 7, j + 9] = c7_9; c[i + 7, j + 10] = c7_10; c[i + 7, j + 11] = c7_11; c[i + 7, j + 12] = c7_12; c[i + 7, j + 13] = c7_13; c[i + 7, j + 14] = c7_14; c[i + 7, j + 15] = c7_15  # noqa: E501, E702
+
+
+# ---- end of generated code ----
 
 
 @gemm_kernel
 def _pack_a(trans_a, alpha, a, i0, mc, p0, kc, ap):
-    """ap[q, p, r] = alpha * op(A)[i0 + q*MR + r, p0 + p], zero rows past mc (alpha folded like Darknet's A_PART)."""
+    """ap[q, p, r] = alpha * op(A)[i0 + q*MR + r, p0 + p] for mc rows; rows past mc are zero."""
     zero = ap.dtype.type(0)
+    i0 &= _IDX
+    p0 &= _IDX
     for q in range((mc + MR - 1) // MR):
-        panel = ap[q]
         r0 = i0 + q * MR
         rows = min(MR, i0 + mc - r0)
-        if trans_a:
+        if trans_a:                 # op(A)[i, p] = a[p, i]: rows of a are contiguous along i
             for p in range(kc):
-                src = a[p0 + p]
-                dst = panel[p]
                 for r in range(rows):
-                    dst[r] = alpha * src[r0 + r]
+                    ap[q, p, r] = alpha * a[p0 + p, r0 + r]
                 for r in range(rows, MR):
-                    dst[r] = zero
+                    ap[q, p, r] = zero
         else:
             for r in range(rows):
-                src = a[r0 + r]
                 for p in range(kc):
-                    panel[p, r] = alpha * src[p0 + p]
+                    ap[q, p, r] = alpha * a[r0 + r, p0 + p]
             for r in range(rows, MR):
                 for p in range(kc):
-                    panel[p, r] = zero
+                    ap[q, p, r] = zero
 
 
 @gemm_kernel
 def _pack_b(trans_b, b, p0, kc, j0, nc, bp):
-    """bp[q, p, j] = op(B)[p0 + p, j0 + q*NR + j], zero columns past nc."""
+    """bp[q, p, s] = op(B)[p0 + p, j0 + q*NR + s] for nc columns; columns past nc are zero."""
     zero = bp.dtype.type(0)
+    p0 &= _IDX
+    j0 &= _IDX
     for q in range((nc + NR - 1) // NR):
-        panel = bp[q]
         c0 = j0 + q * NR
         cols = min(NR, j0 + nc - c0)
-        if trans_b:
-            for j in range(cols):
-                src = b[c0 + j]
+        if trans_b:                 # op(B)[p, j] = b[j, p]
+            for s in range(cols):
                 for p in range(kc):
-                    panel[p, j] = src[p0 + p]
-            for j in range(cols, NR):
+                    bp[q, p, s] = b[c0 + s, p0 + p]
+            for s in range(cols, NR):
                 for p in range(kc):
-                    panel[p, j] = zero
+                    bp[q, p, s] = zero
+        elif cols == NR:
+            for p in range(kc):
+                for s in range(NR):
+                    bp[q, p, s] = b[p0 + p, c0 + s]
         else:
-            if cols == NR:
-                for p in range(kc):
-                    src = b[p0 + p, c0:c0 + NR]
-                    dst = panel[p]
-                    for j in range(NR):
-                        dst[j] = src[j]
-            else:
-                for p in range(kc):
-                    src = b[p0 + p]
-                    dst = panel[p]
-                    for j in range(cols):
-                        dst[j] = src[c0 + j]
-                    for j in range(cols, NR):
-                        dst[j] = zero
-
-
-@gemm_kernel
-def _micro(kc, ap, bp, c, i, j, cs):  # noqa: C901  (generated by _micro_kernel_source(8, 32))
-    r0 = c[i + 0, j:j + 32]
-    r1 = c[i + 1, j:j + 32]
-    r2 = c[i + 2, j:j + 32]
-    r3 = c[i + 3, j:j + 32]
-    r4 = c[i + 4, j:j + 32]
-    r5 = c[i + 5, j:j + 32]
-    r6 = c[i + 6, j:j + 32]
-    r7 = c[i + 7, j:j + 32]
-    c0_0 = r0[0] * cs; c0_1 = r0[1] * cs; c0_2 = r0[2] * cs; c0_3 = r0[3] * cs; c0_4 = r0[4] * cs; c0_5 = r0[5] * cs; c0_6 = r0[6] * cs; c0_7 = r0[7] * cs; c0_8 = r0[8] * cs; c0_9 = r0[9] * cs; c0_10 = r0[10] * cs; c0_11 = r0[11] * cs; c0_12 = r0[12] * cs; c0_13 = r0[13] * cs; c0_14 = r0[14] * cs; c0_15 = r0[15] * cs; c0_16 = r0[16] * cs; c0_17 = r0[17] * cs; c0_18 = r0[18] * cs; c0_19 = r0[19] * cs; c0_20 = r0[20] * cs; c0_21 = r0[21] * cs; c0_22 = r0[22] * cs; c0_23 = r0[23] * cs; c0_24 = r0[24] * cs; c0_25 = r0[25] * cs; c0_26 = r0[26] * cs; c0_27 = r0[27] * cs; c0_28 = r0[28] * cs; c0_29 = r0[29] * cs; c0_30 = r0[30] * cs; c0_31 = r0[31] * cs
-    c1_0 = r1[0] * cs; c1_1 = r1[1] * cs; c1_2 = r1[2] * cs; c1_3 = r1[3] * cs; c1_4 = r1[4] * cs; c1_5 = r1[5] * cs; c1_6 = r1[6] * cs; c1_7 = r1[7] * cs; c1_8 = r1[8] * cs; c1_9 = r1[9] * cs; c1_10 = r1[10] * cs; c1_11 = r1[11] * cs; c1_12 = r1[12] * cs; c1_13 = r1[13] * cs; c1_14 = r1[14] * cs; c1_15 = r1[15] * cs; c1_16 = r1[16] * cs; c1_17 = r1[17] * cs; c1_18 = r1[18] * cs; c1_19 = r1[19] * cs; c1_20 = r1[20] * cs; c1_21 = r1[21] * cs; c1_22 = r1[22] * cs; c1_23 = r1[23] * cs; c1_24 = r1[24] * cs; c1_25 = r1[25] * cs; c1_26 = r1[26] * cs; c1_27 = r1[27] * cs; c1_28 = r1[28] * cs; c1_29 = r1[29] * cs; c1_30 = r1[30] * cs; c1_31 = r1[31] * cs
-    c2_0 = r2[0] * cs; c2_1 = r2[1] * cs; c2_2 = r2[2] * cs; c2_3 = r2[3] * cs; c2_4 = r2[4] * cs; c2_5 = r2[5] * cs; c2_6 = r2[6] * cs; c2_7 = r2[7] * cs; c2_8 = r2[8] * cs; c2_9 = r2[9] * cs; c2_10 = r2[10] * cs; c2_11 = r2[11] * cs; c2_12 = r2[12] * cs; c2_13 = r2[13] * cs; c2_14 = r2[14] * cs; c2_15 = r2[15] * cs; c2_16 = r2[16] * cs; c2_17 = r2[17] * cs; c2_18 = r2[18] * cs; c2_19 = r2[19] * cs; c2_20 = r2[20] * cs; c2_21 = r2[21] * cs; c2_22 = r2[22] * cs; c2_23 = r2[23] * cs; c2_24 = r2[24] * cs; c2_25 = r2[25] * cs; c2_26 = r2[26] * cs; c2_27 = r2[27] * cs; c2_28 = r2[28] * cs; c2_29 = r2[29] * cs; c2_30 = r2[30] * cs; c2_31 = r2[31] * cs
-    c3_0 = r3[0] * cs; c3_1 = r3[1] * cs; c3_2 = r3[2] * cs; c3_3 = r3[3] * cs; c3_4 = r3[4] * cs; c3_5 = r3[5] * cs; c3_6 = r3[6] * cs; c3_7 = r3[7] * cs; c3_8 = r3[8] * cs; c3_9 = r3[9] * cs; c3_10 = r3[10] * cs; c3_11 = r3[11] * cs; c3_12 = r3[12] * cs; c3_13 = r3[13] * cs; c3_14 = r3[14] * cs; c3_15 = r3[15] * cs; c3_16 = r3[16] * cs; c3_17 = r3[17] * cs; c3_18 = r3[18] * cs; c3_19 = r3[19] * cs; c3_20 = r3[20] * cs; c3_21 = r3[21] * cs; c3_22 = r3[22] * cs; c3_23 = r3[23] * cs; c3_24 = r3[24] * cs; c3_25 = r3[25] * cs; c3_26 = r3[26] * cs; c3_27 = r3[27] * cs; c3_28 = r3[28] * cs; c3_29 = r3[29] * cs; c3_30 = r3[30] * cs; c3_31 = r3[31] * cs
-    c4_0 = r4[0] * cs; c4_1 = r4[1] * cs; c4_2 = r4[2] * cs; c4_3 = r4[3] * cs; c4_4 = r4[4] * cs; c4_5 = r4[5] * cs; c4_6 = r4[6] * cs; c4_7 = r4[7] * cs; c4_8 = r4[8] * cs; c4_9 = r4[9] * cs; c4_10 = r4[10] * cs; c4_11 = r4[11] * cs; c4_12 = r4[12] * cs; c4_13 = r4[13] * cs; c4_14 = r4[14] * cs; c4_15 = r4[15] * cs; c4_16 = r4[16] * cs; c4_17 = r4[17] * cs; c4_18 = r4[18] * cs; c4_19 = r4[19] * cs; c4_20 = r4[20] * cs; c4_21 = r4[21] * cs; c4_22 = r4[22] * cs; c4_23 = r4[23] * cs; c4_24 = r4[24] * cs; c4_25 = r4[25] * cs; c4_26 = r4[26] * cs; c4_27 = r4[27] * cs; c4_28 = r4[28] * cs; c4_29 = r4[29] * cs; c4_30 = r4[30] * cs; c4_31 = r4[31] * cs
-    c5_0 = r5[0] * cs; c5_1 = r5[1] * cs; c5_2 = r5[2] * cs; c5_3 = r5[3] * cs; c5_4 = r5[4] * cs; c5_5 = r5[5] * cs; c5_6 = r5[6] * cs; c5_7 = r5[7] * cs; c5_8 = r5[8] * cs; c5_9 = r5[9] * cs; c5_10 = r5[10] * cs; c5_11 = r5[11] * cs; c5_12 = r5[12] * cs; c5_13 = r5[13] * cs; c5_14 = r5[14] * cs; c5_15 = r5[15] * cs; c5_16 = r5[16] * cs; c5_17 = r5[17] * cs; c5_18 = r5[18] * cs; c5_19 = r5[19] * cs; c5_20 = r5[20] * cs; c5_21 = r5[21] * cs; c5_22 = r5[22] * cs; c5_23 = r5[23] * cs; c5_24 = r5[24] * cs; c5_25 = r5[25] * cs; c5_26 = r5[26] * cs; c5_27 = r5[27] * cs; c5_28 = r5[28] * cs; c5_29 = r5[29] * cs; c5_30 = r5[30] * cs; c5_31 = r5[31] * cs
-    c6_0 = r6[0] * cs; c6_1 = r6[1] * cs; c6_2 = r6[2] * cs; c6_3 = r6[3] * cs; c6_4 = r6[4] * cs; c6_5 = r6[5] * cs; c6_6 = r6[6] * cs; c6_7 = r6[7] * cs; c6_8 = r6[8] * cs; c6_9 = r6[9] * cs; c6_10 = r6[10] * cs; c6_11 = r6[11] * cs; c6_12 = r6[12] * cs; c6_13 = r6[13] * cs; c6_14 = r6[14] * cs; c6_15 = r6[15] * cs; c6_16 = r6[16] * cs; c6_17 = r6[17] * cs; c6_18 = r6[18] * cs; c6_19 = r6[19] * cs; c6_20 = r6[20] * cs; c6_21 = r6[21] * cs; c6_22 = r6[22] * cs; c6_23 = r6[23] * cs; c6_24 = r6[24] * cs; c6_25 = r6[25] * cs; c6_26 = r6[26] * cs; c6_27 = r6[27] * cs; c6_28 = r6[28] * cs; c6_29 = r6[29] * cs; c6_30 = r6[30] * cs; c6_31 = r6[31] * cs
-    c7_0 = r7[0] * cs; c7_1 = r7[1] * cs; c7_2 = r7[2] * cs; c7_3 = r7[3] * cs; c7_4 = r7[4] * cs; c7_5 = r7[5] * cs; c7_6 = r7[6] * cs; c7_7 = r7[7] * cs; c7_8 = r7[8] * cs; c7_9 = r7[9] * cs; c7_10 = r7[10] * cs; c7_11 = r7[11] * cs; c7_12 = r7[12] * cs; c7_13 = r7[13] * cs; c7_14 = r7[14] * cs; c7_15 = r7[15] * cs; c7_16 = r7[16] * cs; c7_17 = r7[17] * cs; c7_18 = r7[18] * cs; c7_19 = r7[19] * cs; c7_20 = r7[20] * cs; c7_21 = r7[21] * cs; c7_22 = r7[22] * cs; c7_23 = r7[23] * cs; c7_24 = r7[24] * cs; c7_25 = r7[25] * cs; c7_26 = r7[26] * cs; c7_27 = r7[27] * cs; c7_28 = r7[28] * cs; c7_29 = r7[29] * cs; c7_30 = r7[30] * cs; c7_31 = r7[31] * cs
-    for p in range(kc):
-        ar = ap[p]
-        br = bp[p]
-        b0 = br[0]; b1 = br[1]; b2 = br[2]; b3 = br[3]; b4 = br[4]; b5 = br[5]; b6 = br[6]; b7 = br[7]; b8 = br[8]; b9 = br[9]; b10 = br[10]; b11 = br[11]; b12 = br[12]; b13 = br[13]; b14 = br[14]; b15 = br[15]; b16 = br[16]; b17 = br[17]; b18 = br[18]; b19 = br[19]; b20 = br[20]; b21 = br[21]; b22 = br[22]; b23 = br[23]; b24 = br[24]; b25 = br[25]; b26 = br[26]; b27 = br[27]; b28 = br[28]; b29 = br[29]; b30 = br[30]; b31 = br[31]
-        a = ar[0]
-        c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7; c0_8 += a * b8; c0_9 += a * b9; c0_10 += a * b10; c0_11 += a * b11; c0_12 += a * b12; c0_13 += a * b13; c0_14 += a * b14; c0_15 += a * b15; c0_16 += a * b16; c0_17 += a * b17; c0_18 += a * b18; c0_19 += a * b19; c0_20 += a * b20; c0_21 += a * b21; c0_22 += a * b22; c0_23 += a * b23; c0_24 += a * b24; c0_25 += a * b25; c0_26 += a * b26; c0_27 += a * b27; c0_28 += a * b28; c0_29 += a * b29; c0_30 += a * b30; c0_31 += a * b31
-        a = ar[1]
-        c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3; c1_4 += a * b4; c1_5 += a * b5; c1_6 += a * b6; c1_7 += a * b7; c1_8 += a * b8; c1_9 += a * b9; c1_10 += a * b10; c1_11 += a * b11; c1_12 += a * b12; c1_13 += a * b13; c1_14 += a * b14; c1_15 += a * b15; c1_16 += a * b16; c1_17 += a * b17; c1_18 += a * b18; c1_19 += a * b19; c1_20 += a * b20; c1_21 += a * b21; c1_22 += a * b22; c1_23 += a * b23; c1_24 += a * b24; c1_25 += a * b25; c1_26 += a * b26; c1_27 += a * b27; c1_28 += a * b28; c1_29 += a * b29; c1_30 += a * b30; c1_31 += a * b31
-        a = ar[2]
-        c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3; c2_4 += a * b4; c2_5 += a * b5; c2_6 += a * b6; c2_7 += a * b7; c2_8 += a * b8; c2_9 += a * b9; c2_10 += a * b10; c2_11 += a * b11; c2_12 += a * b12; c2_13 += a * b13; c2_14 += a * b14; c2_15 += a * b15; c2_16 += a * b16; c2_17 += a * b17; c2_18 += a * b18; c2_19 += a * b19; c2_20 += a * b20; c2_21 += a * b21; c2_22 += a * b22; c2_23 += a * b23; c2_24 += a * b24; c2_25 += a * b25; c2_26 += a * b26; c2_27 += a * b27; c2_28 += a * b28; c2_29 += a * b29; c2_30 += a * b30; c2_31 += a * b31
-        a = ar[3]
-        c3_0 += a * b0; c3_1 += a * b1; c3_2 += a * b2; c3_3 += a * b3; c3_4 += a * b4; c3_5 += a * b5; c3_6 += a * b6; c3_7 += a * b7; c3_8 += a * b8; c3_9 += a * b9; c3_10 += a * b10; c3_11 += a * b11; c3_12 += a * b12; c3_13 += a * b13; c3_14 += a * b14; c3_15 += a * b15; c3_16 += a * b16; c3_17 += a * b17; c3_18 += a * b18; c3_19 += a * b19; c3_20 += a * b20; c3_21 += a * b21; c3_22 += a * b22; c3_23 += a * b23; c3_24 += a * b24; c3_25 += a * b25; c3_26 += a * b26; c3_27 += a * b27; c3_28 += a * b28; c3_29 += a * b29; c3_30 += a * b30; c3_31 += a * b31
-        a = ar[4]
-        c4_0 += a * b0; c4_1 += a * b1; c4_2 += a * b2; c4_3 += a * b3; c4_4 += a * b4; c4_5 += a * b5; c4_6 += a * b6; c4_7 += a * b7; c4_8 += a * b8; c4_9 += a * b9; c4_10 += a * b10; c4_11 += a * b11; c4_12 += a * b12; c4_13 += a * b13; c4_14 += a * b14; c4_15 += a * b15; c4_16 += a * b16; c4_17 += a * b17; c4_18 += a * b18; c4_19 += a * b19; c4_20 += a * b20; c4_21 += a * b21; c4_22 += a * b22; c4_23 += a * b23; c4_24 += a * b24; c4_25 += a * b25; c4_26 += a * b26; c4_27 += a * b27; c4_28 += a * b28; c4_29 += a * b29; c4_30 += a * b30; c4_31 += a * b31
-        a = ar[5]
-        c5_0 += a * b0; c5_1 += a * b1; c5_2 += a * b2; c5_3 += a * b3; c5_4 += a * b4; c5_5 += a * b5; c5_6 += a * b6; c5_7 += a * b7; c5_8 += a * b8; c5_9 += a * b9; c5_10 += a * b10; c5_11 += a * b11; c5_12 += a * b12; c5_13 += a * b13; c5_14 += a * b14; c5_15 += a * b15; c5_16 += a * b16; c5_17 += a * b17; c5_18 += a * b18; c5_19 += a * b19; c5_20 += a * b20; c5_21 += a * b21; c5_22 += a * b22; c5_23 += a * b23; c5_24 += a * b24; c5_25 += a * b25; c5_26 += a * b26; c5_27 += a * b27; c5_28 += a * b28; c5_29 += a * b29; c5_30 += a * b30; c5_31 += a * b31
-        a = ar[6]
-        c6_0 += a * b0; c6_1 += a * b1; c6_2 += a * b2; c6_3 += a * b3; c6_4 += a * b4; c6_5 += a * b5; c6_6 += a * b6; c6_7 += a * b7; c6_8 += a * b8; c6_9 += a * b9; c6_10 += a * b10; c6_11 += a * b11; c6_12 += a * b12; c6_13 += a * b13; c6_14 += a * b14; c6_15 += a * b15; c6_16 += a * b16; c6_17 += a * b17; c6_18 += a * b18; c6_19 += a * b19; c6_20 += a * b20; c6_21 += a * b21; c6_22 += a * b22; c6_23 += a * b23; c6_24 += a * b24; c6_25 += a * b25; c6_26 += a * b26; c6_27 += a * b27; c6_28 += a * b28; c6_29 += a * b29; c6_30 += a * b30; c6_31 += a * b31
-        a = ar[7]
-        c7_0 += a * b0; c7_1 += a * b1; c7_2 += a * b2; c7_3 += a * b3; c7_4 += a * b4; c7_5 += a * b5; c7_6 += a * b6; c7_7 += a * b7; c7_8 += a * b8; c7_9 += a * b9; c7_10 += a * b10; c7_11 += a * b11; c7_12 += a * b12; c7_13 += a * b13; c7_14 += a * b14; c7_15 += a * b15; c7_16 += a * b16; c7_17 += a * b17; c7_18 += a * b18; c7_19 += a * b19; c7_20 += a * b20; c7_21 += a * b21; c7_22 += a * b22; c7_23 += a * b23; c7_24 += a * b24; c7_25 += a * b25; c7_26 += a * b26; c7_27 += a * b27; c7_28 += a * b28; c7_29 += a * b29; c7_30 += a * b30; c7_31 += a * b31
-    r0[0] = c0_0; r0[1] = c0_1; r0[2] = c0_2; r0[3] = c0_3; r0[4] = c0_4; r0[5] = c0_5; r0[6] = c0_6; r0[7] = c0_7; r0[8] = c0_8; r0[9] = c0_9; r0[10] = c0_10; r0[11] = c0_11; r0[12] = c0_12; r0[13] = c0_13; r0[14] = c0_14; r0[15] = c0_15; r0[16] = c0_16; r0[17] = c0_17; r0[18] = c0_18; r0[19] = c0_19; r0[20] = c0_20; r0[21] = c0_21; r0[22] = c0_22; r0[23] = c0_23; r0[24] = c0_24; r0[25] = c0_25; r0[26] = c0_26; r0[27] = c0_27; r0[28] = c0_28; r0[29] = c0_29; r0[30] = c0_30; r0[31] = c0_31
-    r1[0] = c1_0; r1[1] = c1_1; r1[2] = c1_2; r1[3] = c1_3; r1[4] = c1_4; r1[5] = c1_5; r1[6] = c1_6; r1[7] = c1_7; r1[8] = c1_8; r1[9] = c1_9; r1[10] = c1_10; r1[11] = c1_11; r1[12] = c1_12; r1[13] = c1_13; r1[14] = c1_14; r1[15] = c1_15; r1[16] = c1_16; r1[17] = c1_17; r1[18] = c1_18; r1[19] = c1_19; r1[20] = c1_20; r1[21] = c1_21; r1[22] = c1_22; r1[23] = c1_23; r1[24] = c1_24; r1[25] = c1_25; r1[26] = c1_26; r1[27] = c1_27; r1[28] = c1_28; r1[29] = c1_29; r1[30] = c1_30; r1[31] = c1_31
-    r2[0] = c2_0; r2[1] = c2_1; r2[2] = c2_2; r2[3] = c2_3; r2[4] = c2_4; r2[5] = c2_5; r2[6] = c2_6; r2[7] = c2_7; r2[8] = c2_8; r2[9] = c2_9; r2[10] = c2_10; r2[11] = c2_11; r2[12] = c2_12; r2[13] = c2_13; r2[14] = c2_14; r2[15] = c2_15; r2[16] = c2_16; r2[17] = c2_17; r2[18] = c2_18; r2[19] = c2_19; r2[20] = c2_20; r2[21] = c2_21; r2[22] = c2_22; r2[23] = c2_23; r2[24] = c2_24; r2[25] = c2_25; r2[26] = c2_26; r2[27] = c2_27; r2[28] = c2_28; r2[29] = c2_29; r2[30] = c2_30; r2[31] = c2_31
-    r3[0] = c3_0; r3[1] = c3_1; r3[2] = c3_2; r3[3] = c3_3; r3[4] = c3_4; r3[5] = c3_5; r3[6] = c3_6; r3[7] = c3_7; r3[8] = c3_8; r3[9] = c3_9; r3[10] = c3_10; r3[11] = c3_11; r3[12] = c3_12; r3[13] = c3_13; r3[14] = c3_14; r3[15] = c3_15; r3[16] = c3_16; r3[17] = c3_17; r3[18] = c3_18; r3[19] = c3_19; r3[20] = c3_20; r3[21] = c3_21; r3[22] = c3_22; r3[23] = c3_23; r3[24] = c3_24; r3[25] = c3_25; r3[26] = c3_26; r3[27] = c3_27; r3[28] = c3_28; r3[29] = c3_29; r3[30] = c3_30; r3[31] = c3_31
-    r4[0] = c4_0; r4[1] = c4_1; r4[2] = c4_2; r4[3] = c4_3; r4[4] = c4_4; r4[5] = c4_5; r4[6] = c4_6; r4[7] = c4_7; r4[8] = c4_8; r4[9] = c4_9; r4[10] = c4_10; r4[11] = c4_11; r4[12] = c4_12; r4[13] = c4_13; r4[14] = c4_14; r4[15] = c4_15; r4[16] = c4_16; r4[17] = c4_17; r4[18] = c4_18; r4[19] = c4_19; r4[20] = c4_20; r4[21] = c4_21; r4[22] = c4_22; r4[23] = c4_23; r4[24] = c4_24; r4[25] = c4_25; r4[26] = c4_26; r4[27] = c4_27; r4[28] = c4_28; r4[29] = c4_29; r4[30] = c4_30; r4[31] = c4_31
-    r5[0] = c5_0; r5[1] = c5_1; r5[2] = c5_2; r5[3] = c5_3; r5[4] = c5_4; r5[5] = c5_5; r5[6] = c5_6; r5[7] = c5_7; r5[8] = c5_8; r5[9] = c5_9; r5[10] = c5_10; r5[11] = c5_11; r5[12] = c5_12; r5[13] = c5_13; r5[14] = c5_14; r5[15] = c5_15; r5[16] = c5_16; r5[17] = c5_17; r5[18] = c5_18; r5[19] = c5_19; r5[20] = c5_20; r5[21] = c5_21; r5[22] = c5_22; r5[23] = c5_23; r5[24] = c5_24; r5[25] = c5_25; r5[26] = c5_26; r5[27] = c5_27; r5[28] = c5_28; r5[29] = c5_29; r5[30] = c5_30; r5[31] = c5_31
-    r6[0] = c6_0; r6[1] = c6_1; r6[2] = c6_2; r6[3] = c6_3; r6[4] = c6_4; r6[5] = c6_5; r6[6] = c6_6; r6[7] = c6_7; r6[8] = c6_8; r6[9] = c6_9; r6[10] = c6_10; r6[11] = c6_11; r6[12] = c6_12; r6[13] = c6_13; r6[14] = c6_14; r6[15] = c6_15; r6[16] = c6_16; r6[17] = c6_17; r6[18] = c6_18; r6[19] = c6_19; r6[20] = c6_20; r6[21] = c6_21; r6[22] = c6_22; r6[23] = c6_23; r6[24] = c6_24; r6[25] = c6_25; r6[26] = c6_26; r6[27] = c6_27; r6[28] = c6_28; r6[29] = c6_29; r6[30] = c6_30; r6[31] = c6_31
-    r7[0] = c7_0; r7[1] = c7_1; r7[2] = c7_2; r7[3] = c7_3; r7[4] = c7_4; r7[5] = c7_5; r7[6] = c7_6; r7[7] = c7_7; r7[8] = c7_8; r7[9] = c7_9; r7[10] = c7_10; r7[11] = c7_11; r7[12] = c7_12; r7[13] = c7_13; r7[14] = c7_14; r7[15] = c7_15; r7[16] = c7_16; r7[17] = c7_17; r7[18] = c7_18; r7[19] = c7_19; r7[20] = c7_20; r7[21] = c7_21; r7[22] = c7_22; r7[23] = c7_23; r7[24] = c7_24; r7[25] = c7_25; r7[26] = c7_26; r7[27] = c7_27; r7[28] = c7_28; r7[29] = c7_29; r7[30] = c7_30; r7[31] = c7_31
+            for p in range(kc):
+                for s in range(cols):
+                    bp[q, p, s] = b[p0 + p, c0 + s]
+                for s in range(cols, NR):
+                    bp[q, p, s] = zero
 
 
 @gemm_kernel
 def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, tile):
-    """C[m0:m1, n0:n1] (serial): loops jc -> pc -> pack B -> ic -> pack A -> ir -> jr -> register tile."""
+    """C[m0:m1, n0:n1] on one thread: jc -> pc -> pack B -> ic -> pack A -> ir -> jr -> register tile."""
+    one = c.dtype.type(1)
     for jc in range(n0, n1, NC):
         nc = min(NC, n1 - jc)
         for pc in range(0, k, KC):
             kc = min(KC, k - pc)
-            cs = beta if pc == 0 else c.dtype.type(1)
+            cs = beta if pc == 0 else one   # Darknet scales C by beta before accumulating
             _pack_b(trans_b, b, pc, kc, jc, nc, bp)
             for ic in range(m0, m1, MC):
                 mc = min(MC, m1 - ic)
                 _pack_a(trans_a, alpha, a, ic, mc, pc, kc, ap)
                 for ir in range(0, mc, MR):
                     mr = min(MR, mc - ir)
-                    apan = ap[ir // MR]
                     i = ic + ir
                     for jr in range(0, nc, NR):
                         nr = min(NR, nc - jr)
                         j = jc + jr
-                        bpan = bp[jr // NR]
-                        if mr == MR and nr == NR:
-                            _micro(kc, apan, bpan, c, i, j, cs)
-                        else:
+                        width = NR if nr > NR2 else NR2
+                        inside = mr == MR and nr == width
+                        if inside:
+                            cc, ii, jj = c, i, j
+                        else:               # edge: same kernel on a zero-padded copy of the tile
                             for r in range(mr):
                                 for s in range(nr):
                                     tile[r, s] = c[i + r, j + s]
-                            _micro(kc, apan, bpan, tile, 0, 0, cs)
+                            cc, ii, jj = tile, 0, 0
+                        if width == NR:
+                            _micro(kc, ap, ir // MR, bp, jr // NR, cc, ii, jj, cs)
+                        else:
+                            _micro_narrow(kc, ap, ir // MR, bp, jr // NR, cc, ii, jj, cs)
+                        if not inside:
                             for r in range(mr):
                                 for s in range(nr):
                                     c[i + r, j + s] = tile[r, s]
@@ -155,26 +268,26 @@ def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, ti
 
 @parallel_gemm_kernel
 def gemm(trans_a, trans_b, alpha, a, b, beta, c):
+    """C = alpha * op(A) @ op(B) + beta * C with Darknet's semantics (see the module docstring).
+
+    a: (M, K), or (K, M) if trans_a; b: (K, N), or (N, K) if trans_b; c: (M, N), C-contiguous.
+    Shapes are not checked (kernels never validate): callers pass consistent views.
+    """
     m, n = c.shape
     k = a.shape[0] if trans_a else a.shape[1]
     if m == 0 or n == 0:
         return
-    if k == 0:
-        if beta != 1.0:
-            for i in range(m):
-                row = c[i]
+    beta_ = c.dtype.type(beta)
+    if k == 0:                                  # nothing to accumulate: C = beta * C
+        if beta_ != 1:
+            for i in prange(m):
                 for j in range(n):
-                    row[j] *= beta
+                    c[i, j] *= beta_
         return
     alpha_ = c.dtype.type(alpha)
-    beta_ = c.dtype.type(beta)
-    nthreads = _iget_num_threads()
-    split_n = n >= m
-    if split_n:
-        units = (n + NR - 1) // NR
-    else:
-        units = (m + MR - 1) // MR
-    tasks = min(nthreads, units)
+    split_n = n >= m                            # slabs of whole tiles along the longer side
+    units = (n + NR - 1) // NR if split_n else (m + MR - 1) // MR
+    tasks = max(1, min(_iget_num_threads(), units))
     for t in prange(tasks):
         u0 = units * t // tasks
         u1 = units * (t + 1) // tasks

@@ -1,0 +1,172 @@
+#!/usr/bin/env python
+"""Benchmark darknet_py's gemm against numpy's matmul (OpenBLAS) on yolov3-tiny's conv-shaped gemms.
+
+    python tools/bench_gemm.py                       # 2 threads, float32, the issue #4 shapes
+    python tools/bench_gemm.py --threads 1 --json out.json
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python tools/bench_gemm.py
+
+Shapes are M x K x N with A = weights (M, K) and B = im2col (K, N), i.e. NN with M = filters,
+K = c*k*k, N = out_h*out_w of yolov3-tiny at 416x416, plus a square 1024^3.
+
+How it measures (PERFORMANCE.md's traps):
+* numpy and numba never alternate call by call: OpenBLAS's spinning worker threads slow a Numba
+  parallel kernel that runs right after an np.matmul. Each shape is timed in separate phases
+  (all numpy calls, a pause, all numba calls, a pause), and the pair of phases is repeated
+  ``--rounds`` times so that slow drift of this noisy VM hits both sides alike.
+* The figure per side is the median of all its timed calls (``--repeat`` per round, >= 5).
+* The ratio is numpy_ms / numba_ms: the fraction of OpenBLAS's speed that gemm reaches.
+* Thread counts are set before numpy and numba are imported (OPENBLAS_NUM_THREADS,
+  NUMBA_NUM_THREADS), and the table header says what each library reports.
+* OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE may be set on these machines (older OpenBLAS builds need
+  them); they can make numpy pick a slower kernel. The header prints them and the kernel
+  (architecture) that threadpoolctl reports; to compare against a current numpy's best, unset both
+  for that one command as shown above.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+SHAPES = [  # (M, K, N)
+    (16, 27, 173056),
+    (32, 144, 43264),
+    (64, 288, 10816),
+    (128, 576, 2704),
+    (256, 1152, 676),
+    (512, 2304, 169),
+    (1024, 4608, 169),
+    (256, 1024, 169),
+    (1024, 1024, 1024),
+]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--threads", type=int, default=2, help="threads for both numpy and numba (default 2)")
+    p.add_argument("--repeat", type=int, default=7, help="timed calls per phase (>= 5)")
+    p.add_argument("--rounds", type=int, default=3, help="numpy/numba phase pairs per shape")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--shapes", default=None,
+                   help="comma-separated MxKxN list (default: the yolov3-tiny shapes and 1024^3)")
+    p.add_argument("--trans", default="NN", choices=["NN", "NT", "TN", "TT"],
+                   help="transpose case for gemm (numpy multiplies the same logical matrices)")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = p.parse_args(argv)
+    if args.repeat < 5:
+        p.error("--repeat must be >= 5")
+    return args
+
+
+def _median(xs):
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def _time_calls(fn, repeat):
+    out = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    n = str(args.threads)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = n
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+    import numpy as np
+    import numba
+    from darknet_py.kernels.gemm import gemm
+
+    numba.set_num_threads(args.threads)
+    dtype = np.dtype(args.dtype)
+    ta, tb = args.trans[0] == "T", args.trans[1] == "T"
+    shapes = SHAPES if not args.shapes else [tuple(int(v) for v in s.lower().split("x"))
+                                             for s in args.shapes.split(",")]
+
+    blas = "unknown (pip install threadpoolctl to see it)"
+    try:
+        from threadpoolctl import threadpool_info
+        np.ones((64, 64), dtype) @ np.ones((64, 64), dtype)
+        infos = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        if infos:
+            i = infos[0]
+            blas = "%s %s, kernel %s, %s threads" % (i.get("internal_api"), i.get("version"),
+                                                    i.get("architecture"), i.get("num_threads"))
+    except ImportError:
+        pass
+    env_notes = ", ".join("%s=%s" % (v, os.environ[v]) for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+                          if v in os.environ) or "OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset"
+
+    # Compile (or load from the cache) outside the timed region, and say how long that took.
+    t0 = time.perf_counter()
+    x = np.ones((3, 3), dtype)
+    gemm(ta, tb, 1.0, x, x, 0.0, np.empty((3, 3), dtype))
+    first_call_s = time.perf_counter() - t0
+
+    print("gemm benchmark: %s %s, %d threads (numba %s, threading layer %s; numpy %s: %s; %s)"
+          % (args.dtype, args.trans, args.threads, numba.__version__, numba.threading_layer(),
+             np.__version__, blas, env_notes))
+    print("first gemm call (compile or cache load): %.2f s; medians of %d calls per side (%d rounds x %d)"
+          % (first_call_s, args.rounds * args.repeat, args.rounds, args.repeat))
+    header = "%-20s %10s %10s %10s %10s %7s" % ("shape MxKxN", "numba ms", "numpy ms", "numba GF/s",
+                                                "numpy GF/s", "ratio")
+    print(header)
+    print("-" * len(header))
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for (m, k, n_) in shapes:
+        a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+        b = rng.standard_normal((n_, k) if tb else (k, n_)).astype(dtype)
+        opa = a.T if ta else a
+        opb = b.T if tb else b
+        c_np = np.empty((m, n_), dtype)
+        c_nb = np.zeros((m, n_), dtype)
+
+        def run_numpy():
+            np.matmul(opa, opb, out=c_np)
+
+        def run_numba():
+            gemm(ta, tb, 1.0, a, b, 0.0, c_nb)
+
+        t_np, t_nb = [], []
+        for _ in range(args.rounds):
+            run_numpy()                         # warm-up (threads, caches), untimed
+            t_np += _time_calls(run_numpy, args.repeat)
+            time.sleep(0.05)                    # let OpenBLAS's workers go idle before numba runs
+            run_numba()
+            t_nb += _time_calls(run_numba, args.repeat)
+            time.sleep(0.05)
+        err = float(np.max(np.abs(c_nb.astype(np.float64) - c_np)) / max(1.0, float(np.max(np.abs(c_np)))))
+        flop = 2.0 * m * n_ * k
+        ms_nb, ms_np = 1e3 * _median(t_nb), 1e3 * _median(t_np)
+        row = dict(m=m, k=k, n=n_, numba_ms=ms_nb, numpy_ms=ms_np,
+                   numba_gflops=flop / ms_nb / 1e6, numpy_gflops=flop / ms_np / 1e6,
+                   ratio=ms_np / ms_nb, max_rel_err=err)
+        rows.append(row)
+        print("%-20s %10.3f %10.3f %10.1f %10.1f %6.0f%%" % ("%dx%dx%d" % (m, k, n_), ms_nb, ms_np,
+                                                            row["numba_gflops"], row["numpy_gflops"],
+                                                            100 * row["ratio"]))
+    ratios = [r["ratio"] for r in rows]
+    worst = min(rows, key=lambda r: r["ratio"])
+    print("-" * len(header))
+    print("median ratio %.0f%%, worst %.0f%% (%dx%dx%d); ratio = numpy ms / numba ms"
+          % (100 * _median(ratios), 100 * worst["ratio"], worst["m"], worst["k"], worst["n"]))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(threads=args.threads, dtype=args.dtype, trans=args.trans, blas=blas,
+                           env=env_notes, numba=numba.__version__, numpy=np.__version__,
+                           first_call_s=first_call_s, rows=rows, median_ratio=_median(ratios),
+                           worst_ratio=worst["ratio"]), f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
