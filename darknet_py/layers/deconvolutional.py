@@ -5,8 +5,6 @@ then col2im scatters col into the (n, out_h, out_w) output, out = (in - 1)*strid
 Then batch norm or bias, then the activation. Backward is the exact gradient in both modes (Darknet's
 accumulates too); only the batch-norm backward depends on ``net.compat``.
 """
-import math
-
 from ..kernels import activations, blas, im2col
 from ..kernels.gemm import gemm
 from ..registry import register_layer
