@@ -132,6 +132,11 @@ def activate(x, n, code):
     """x[:n] = f(x[:n]) in place."""
     if code == LINEAR:                                      # the common no-op: skip the pass
         return
+    if code == LEAKY:                                       # the common case gets a branch-free loop
+        for i in prange(n):                                 # that LLVM can vectorise
+            v = float(x[i])
+            x[i] = v if v > 0 else 0.1 * v
+        return
     for i in prange(n):
         x[i] = activate_scalar(float(x[i]), code)
 
@@ -140,6 +145,10 @@ def activate(x, n, code):
 def gradient(y, n, code, delta):
     """delta[:n] *= f'(x) computed from the output y[:n] (Darknet's gradient_array)."""
     if code == LINEAR:
+        return
+    if code == LEAKY:
+        for i in prange(n):
+            delta[i] *= 1.0 if y[i] > 0 else 0.1
         return
     for i in prange(n):
         delta[i] *= gradient_scalar(float(y[i]), code)
