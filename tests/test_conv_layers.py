@@ -11,12 +11,6 @@ import gradcheck
 from gradcheck import build64, check_gradients
 
 
-@pytest.fixture(autouse=True)
-def step_1e5(monkeypatch):
-    """Central differences with h = 1e-5 instead of 1e-6: with h = 1e-6 the roundoff of the loss
-    (~1e-16 * |L| / h ~ 1e-9) alone gives ~1e-6 relative error on gradient entries near gradcheck's
-    1e-3 floor; h = 1e-5 cuts it tenfold while the O(h^2) truncation error stays ~1e-10."""
-    monkeypatch.setattr(gradcheck, "H", 1e-5)
 
 NET = """
 [net]

@@ -17,7 +17,10 @@ DIVERGENCES = {
     "l2norm_zero_vector": {"forward": "epsilon: a zero vector gives 0, not NaN",
                            "backward": "true gradient instead of Darknet's pass-through"},
     "resblock_1x1_overwrite": {"backward": "1x1 conv backward accumulates into net.delta (Darknet overwrites)"},
-    "normalization_lrn": {"backward": "true LRN gradient instead of Darknet's approximation"},
+    "normalization_lrn": {"forward": "centred LRN window (Darknet's running window always lacks x^2[size//2])",
+                          "backward": "true LRN gradient instead of Darknet's approximation"},
+    "softmax": {"backward": "a delta injected w.r.t. the probabilities gets the softmax Jacobian "
+                            "(Darknet passes it through as if it were w.r.t. the logits)"},
     "normalization_lrn_nan": {"forward": "centred LRN window (Darknet's subtracts a channel it never added)",
                               "backward": "true LRN gradient instead of Darknet's approximation"},
 }
@@ -26,6 +29,7 @@ for _act in ("elu", "hardtan", "leaky", "lhtan", "linear", "logistic", "ramp", "
         "backward": "batchnorm backward is the true gradient of its forward (Darknet's uses another epsilon "
                     "and the biased variance)"}
 DIVERGENCES["conv_3x3_s2_bn_even"] = DIVERGENCES["conv_act_leaky_bn"]
+DIVERGENCES["softmax_groups3"] = DIVERGENCES["softmax"]
 
 
 def run_and_compare(case, compat):

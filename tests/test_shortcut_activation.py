@@ -3,16 +3,11 @@ activation, standalone batch norm), Darknet's overwriting backward in compat mod
 import numpy as np
 import pytest
 
-import gradcheck
 from darknet_py.errors import CfgError
 from darknet_py.kernels.activations import ACTIVATIONS
 from gradcheck import build64, check_gradients
 
 
-@pytest.fixture(autouse=True)
-def step_1e5(monkeypatch):
-    """h = 1e-5 (see test_conv_layers.py: roundoff of the loss dominates at h = 1e-6)."""
-    monkeypatch.setattr(gradcheck, "H", 1e-5)
 
 
 NET = """
