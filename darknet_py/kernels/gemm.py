@@ -65,22 +65,24 @@ _IDX = 0xFFFFFFFF   # index mask: proves to LLVM that an index is >= 0 (see modu
 
 
 def _micro_kernel_source(mr, nr, name):
-    """Text of the generated register-tile kernel ``name``: C[i:i+mr, j:j+nr] = cs * C[...] + ap[qa] @ bp[qb].
+    """Text of the generated register-tile kernel ``name``.
 
-    ap[qa] is a packed (kc, MR) micro-panel of alpha * op(A), bp[qb] a packed (kc, NR) micro-panel
-    of op(B) (only the first nr columns are read). One statement per element: no loops, so no
-    array accumulator; the SLP vectorizer packs each row's nr scalars into zmm registers.
+    C[i:i+mr, j:j+nr] = cs * C[i:i+mr, j:j+nr] + A2[ia:ia+mr, ka:ka+kc] @ bp[qb][:kc, :nr], where A2
+    is alpha * op(A) with rows along k: either A itself (NN, alpha == 1) or a packed copy, and bp[qb]
+    is a packed (KC, NR) micro-panel of op(B). One statement per element, no loops over the tile:
+    the SLP vectorizer packs each row's nr scalar accumulators into zmm registers.
     """
     lines = ["@gemm_kernel",
-             f"def {name}(kc, ap, qa, bp, qb, c, i, j, cs):  # generated: _micro_kernel_source({mr}, {nr}, {name!r})",
-             "    qa &= _IDX; qb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702"]
+             f"def {name}(kc, aa, ia, ka, bp, qb, c, i, j, cs):  # generated: _micro_kernel_source({mr}, {nr}, {name!r})",
+             "    ia &= _IDX; ka &= _IDX; qb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702"]
     for r in range(mr):
         lines.append("    " + "; ".join(f"c{r}_{s} = c[i + {r}, j + {s}] * cs" for s in range(nr))
                      + "  # noqa: E501, E702")
     lines.append("    for p in range(kc):")
+    lines.append("        kp = ka + p")
     lines.append("        " + "; ".join(f"b{s} = bp[qb, p, {s}]" for s in range(nr)) + "  # noqa: E501, E702")
     for r in range(mr):
-        lines.append(f"        a = ap[qa, p, {r}]")
+        lines.append(f"        a = aa[ia + {r}, kp]")
         lines.append("        " + "; ".join(f"c{r}_{s} += a * b{s}" for s in range(nr)) + "  # noqa: E501, E702")
     for r in range(mr):
         lines.append("    " + "; ".join(f"c[i + {r}, j + {s}] = c{r}_{s}" for s in range(nr))
@@ -96,8 +98,8 @@ GENERATED_END = "# ---- end of generated code ----\n"
 
 
 @gemm_kernel
-def _micro(kc, ap, qa, bp, qb, c, i, j, cs):  # generated: _micro_kernel_source(8, 32, '_micro')
-    qa &= _IDX; qb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
+def _micro(kc, aa, ia, ka, bp, qb, c, i, j, cs):  # generated: _micro_kernel_source(8, 32, '_micro')
+    ia &= _IDX; ka &= _IDX; qb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
     c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs; c0_8 = c[i + 0, j + 8] * cs; c0_9 = c[i + 0, j + 9] * cs; c0_10 = c[i + 0, j + 10] * cs; c0_11 = c[i + 0, j + 11] * cs; c0_12 = c[i + 0, j + 12] * cs; c0_13 = c[i + 0, j + 13] * cs; c0_14 = c[i + 0, j + 14] * cs; c0_15 = c[i + 0, j + 15] * cs; c0_16 = c[i + 0, j + 16] * cs; c0_17 = c[i + 0, j + 17] * cs; c0_18 = c[i + 0, j + 18] * cs; c0_19 = c[i + 0, j + 19] * cs; c0_20 = c[i + 0, j + 20] * cs; c0_21 = c[i + 0, j + 21] * cs; c0_22 = c[i + 0, j + 22] * cs; c0_23 = c[i + 0, j + 23] * cs; c0_24 = c[i + 0, j + 24] * cs; c0_25 = c[i + 0, j + 25] * cs; c0_26 = c[i + 0, j + 26] * cs; c0_27 = c[i + 0, j + 27] * cs; c0_28 = c[i + 0, j + 28] * cs; c0_29 = c[i + 0, j + 29] * cs; c0_30 = c[i + 0, j + 30] * cs; c0_31 = c[i + 0, j + 31] * cs  # noqa: E501, E702
     c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs; c1_8 = c[i + 1, j + 8] * cs; c1_9 = c[i + 1, j + 9] * cs; c1_10 = c[i + 1, j + 10] * cs; c1_11 = c[i + 1, j + 11] * cs; c1_12 = c[i + 1, j + 12] * cs; c1_13 = c[i + 1, j + 13] * cs; c1_14 = c[i + 1, j + 14] * cs; c1_15 = c[i + 1, j + 15] * cs; c1_16 = c[i + 1, j + 16] * cs; c1_17 = c[i + 1, j + 17] * cs; c1_18 = c[i + 1, j + 18] * cs; c1_19 = c[i + 1, j + 19] * cs; c1_20 = c[i + 1, j + 20] * cs; c1_21 = c[i + 1, j + 21] * cs; c1_22 = c[i + 1, j + 22] * cs; c1_23 = c[i + 1, j + 23] * cs; c1_24 = c[i + 1, j + 24] * cs; c1_25 = c[i + 1, j + 25] * cs; c1_26 = c[i + 1, j + 26] * cs; c1_27 = c[i + 1, j + 27] * cs; c1_28 = c[i + 1, j + 28] * cs; c1_29 = c[i + 1, j + 29] * cs; c1_30 = c[i + 1, j + 30] * cs; c1_31 = c[i + 1, j + 31] * cs  # noqa: E501, E702
     c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs; c2_8 = c[i + 2, j + 8] * cs; c2_9 = c[i + 2, j + 9] * cs; c2_10 = c[i + 2, j + 10] * cs; c2_11 = c[i + 2, j + 11] * cs; c2_12 = c[i + 2, j + 12] * cs; c2_13 = c[i + 2, j + 13] * cs; c2_14 = c[i + 2, j + 14] * cs; c2_15 = c[i + 2, j + 15] * cs; c2_16 = c[i + 2, j + 16] * cs; c2_17 = c[i + 2, j + 17] * cs; c2_18 = c[i + 2, j + 18] * cs; c2_19 = c[i + 2, j + 19] * cs; c2_20 = c[i + 2, j + 20] * cs; c2_21 = c[i + 2, j + 21] * cs; c2_22 = c[i + 2, j + 22] * cs; c2_23 = c[i + 2, j + 23] * cs; c2_24 = c[i + 2, j + 24] * cs; c2_25 = c[i + 2, j + 25] * cs; c2_26 = c[i + 2, j + 26] * cs; c2_27 = c[i + 2, j + 27] * cs; c2_28 = c[i + 2, j + 28] * cs; c2_29 = c[i + 2, j + 29] * cs; c2_30 = c[i + 2, j + 30] * cs; c2_31 = c[i + 2, j + 31] * cs  # noqa: E501, E702
@@ -107,22 +109,23 @@ def _micro(kc, ap, qa, bp, qb, c, i, j, cs):  # generated: _micro_kernel_source(
     c6_0 = c[i + 6, j + 0] * cs; c6_1 = c[i + 6, j + 1] * cs; c6_2 = c[i + 6, j + 2] * cs; c6_3 = c[i + 6, j + 3] * cs; c6_4 = c[i + 6, j + 4] * cs; c6_5 = c[i + 6, j + 5] * cs; c6_6 = c[i + 6, j + 6] * cs; c6_7 = c[i + 6, j + 7] * cs; c6_8 = c[i + 6, j + 8] * cs; c6_9 = c[i + 6, j + 9] * cs; c6_10 = c[i + 6, j + 10] * cs; c6_11 = c[i + 6, j + 11] * cs; c6_12 = c[i + 6, j + 12] * cs; c6_13 = c[i + 6, j + 13] * cs; c6_14 = c[i + 6, j + 14] * cs; c6_15 = c[i + 6, j + 15] * cs; c6_16 = c[i + 6, j + 16] * cs; c6_17 = c[i + 6, j + 17] * cs; c6_18 = c[i + 6, j + 18] * cs; c6_19 = c[i + 6, j + 19] * cs; c6_20 = c[i + 6, j + 20] * cs; c6_21 = c[i + 6, j + 21] * cs; c6_22 = c[i + 6, j + 22] * cs; c6_23 = c[i + 6, j + 23] * cs; c6_24 = c[i + 6, j + 24] * cs; c6_25 = c[i + 6, j + 25] * cs; c6_26 = c[i + 6, j + 26] * cs; c6_27 = c[i + 6, j + 27] * cs; c6_28 = c[i + 6, j + 28] * cs; c6_29 = c[i + 6, j + 29] * cs; c6_30 = c[i + 6, j + 30] * cs; c6_31 = c[i + 6, j + 31] * cs  # noqa: E501, E702
     c7_0 = c[i + 7, j + 0] * cs; c7_1 = c[i + 7, j + 1] * cs; c7_2 = c[i + 7, j + 2] * cs; c7_3 = c[i + 7, j + 3] * cs; c7_4 = c[i + 7, j + 4] * cs; c7_5 = c[i + 7, j + 5] * cs; c7_6 = c[i + 7, j + 6] * cs; c7_7 = c[i + 7, j + 7] * cs; c7_8 = c[i + 7, j + 8] * cs; c7_9 = c[i + 7, j + 9] * cs; c7_10 = c[i + 7, j + 10] * cs; c7_11 = c[i + 7, j + 11] * cs; c7_12 = c[i + 7, j + 12] * cs; c7_13 = c[i + 7, j + 13] * cs; c7_14 = c[i + 7, j + 14] * cs; c7_15 = c[i + 7, j + 15] * cs; c7_16 = c[i + 7, j + 16] * cs; c7_17 = c[i + 7, j + 17] * cs; c7_18 = c[i + 7, j + 18] * cs; c7_19 = c[i + 7, j + 19] * cs; c7_20 = c[i + 7, j + 20] * cs; c7_21 = c[i + 7, j + 21] * cs; c7_22 = c[i + 7, j + 22] * cs; c7_23 = c[i + 7, j + 23] * cs; c7_24 = c[i + 7, j + 24] * cs; c7_25 = c[i + 7, j + 25] * cs; c7_26 = c[i + 7, j + 26] * cs; c7_27 = c[i + 7, j + 27] * cs; c7_28 = c[i + 7, j + 28] * cs; c7_29 = c[i + 7, j + 29] * cs; c7_30 = c[i + 7, j + 30] * cs; c7_31 = c[i + 7, j + 31] * cs  # noqa: E501, E702
     for p in range(kc):
+        kp = ka + p
         b0 = bp[qb, p, 0]; b1 = bp[qb, p, 1]; b2 = bp[qb, p, 2]; b3 = bp[qb, p, 3]; b4 = bp[qb, p, 4]; b5 = bp[qb, p, 5]; b6 = bp[qb, p, 6]; b7 = bp[qb, p, 7]; b8 = bp[qb, p, 8]; b9 = bp[qb, p, 9]; b10 = bp[qb, p, 10]; b11 = bp[qb, p, 11]; b12 = bp[qb, p, 12]; b13 = bp[qb, p, 13]; b14 = bp[qb, p, 14]; b15 = bp[qb, p, 15]; b16 = bp[qb, p, 16]; b17 = bp[qb, p, 17]; b18 = bp[qb, p, 18]; b19 = bp[qb, p, 19]; b20 = bp[qb, p, 20]; b21 = bp[qb, p, 21]; b22 = bp[qb, p, 22]; b23 = bp[qb, p, 23]; b24 = bp[qb, p, 24]; b25 = bp[qb, p, 25]; b26 = bp[qb, p, 26]; b27 = bp[qb, p, 27]; b28 = bp[qb, p, 28]; b29 = bp[qb, p, 29]; b30 = bp[qb, p, 30]; b31 = bp[qb, p, 31]  # noqa: E501, E702
-        a = ap[qa, p, 0]
+        a = aa[ia + 0, kp]
         c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7; c0_8 += a * b8; c0_9 += a * b9; c0_10 += a * b10; c0_11 += a * b11; c0_12 += a * b12; c0_13 += a * b13; c0_14 += a * b14; c0_15 += a * b15; c0_16 += a * b16; c0_17 += a * b17; c0_18 += a * b18; c0_19 += a * b19; c0_20 += a * b20; c0_21 += a * b21; c0_22 += a * b22; c0_23 += a * b23; c0_24 += a * b24; c0_25 += a * b25; c0_26 += a * b26; c0_27 += a * b27; c0_28 += a * b28; c0_29 += a * b29; c0_30 += a * b30; c0_31 += a * b31  # noqa: E501, E702
-        a = ap[qa, p, 1]
+        a = aa[ia + 1, kp]
         c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3; c1_4 += a * b4; c1_5 += a * b5; c1_6 += a * b6; c1_7 += a * b7; c1_8 += a * b8; c1_9 += a * b9; c1_10 += a * b10; c1_11 += a * b11; c1_12 += a * b12; c1_13 += a * b13; c1_14 += a * b14; c1_15 += a * b15; c1_16 += a * b16; c1_17 += a * b17; c1_18 += a * b18; c1_19 += a * b19; c1_20 += a * b20; c1_21 += a * b21; c1_22 += a * b22; c1_23 += a * b23; c1_24 += a * b24; c1_25 += a * b25; c1_26 += a * b26; c1_27 += a * b27; c1_28 += a * b28; c1_29 += a * b29; c1_30 += a * b30; c1_31 += a * b31  # noqa: E501, E702
-        a = ap[qa, p, 2]
+        a = aa[ia + 2, kp]
         c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3; c2_4 += a * b4; c2_5 += a * b5; c2_6 += a * b6; c2_7 += a * b7; c2_8 += a * b8; c2_9 += a * b9; c2_10 += a * b10; c2_11 += a * b11; c2_12 += a * b12; c2_13 += a * b13; c2_14 += a * b14; c2_15 += a * b15; c2_16 += a * b16; c2_17 += a * b17; c2_18 += a * b18; c2_19 += a * b19; c2_20 += a * b20; c2_21 += a * b21; c2_22 += a * b22; c2_23 += a * b23; c2_24 += a * b24; c2_25 += a * b25; c2_26 += a * b26; c2_27 += a * b27; c2_28 += a * b28; c2_29 += a * b29; c2_30 += a * b30; c2_31 += a * b31  # noqa: E501, E702
-        a = ap[qa, p, 3]
+        a = aa[ia + 3, kp]
         c3_0 += a * b0; c3_1 += a * b1; c3_2 += a * b2; c3_3 += a * b3; c3_4 += a * b4; c3_5 += a * b5; c3_6 += a * b6; c3_7 += a * b7; c3_8 += a * b8; c3_9 += a * b9; c3_10 += a * b10; c3_11 += a * b11; c3_12 += a * b12; c3_13 += a * b13; c3_14 += a * b14; c3_15 += a * b15; c3_16 += a * b16; c3_17 += a * b17; c3_18 += a * b18; c3_19 += a * b19; c3_20 += a * b20; c3_21 += a * b21; c3_22 += a * b22; c3_23 += a * b23; c3_24 += a * b24; c3_25 += a * b25; c3_26 += a * b26; c3_27 += a * b27; c3_28 += a * b28; c3_29 += a * b29; c3_30 += a * b30; c3_31 += a * b31  # noqa: E501, E702
-        a = ap[qa, p, 4]
+        a = aa[ia + 4, kp]
         c4_0 += a * b0; c4_1 += a * b1; c4_2 += a * b2; c4_3 += a * b3; c4_4 += a * b4; c4_5 += a * b5; c4_6 += a * b6; c4_7 += a * b7; c4_8 += a * b8; c4_9 += a * b9; c4_10 += a * b10; c4_11 += a * b11; c4_12 += a * b12; c4_13 += a * b13; c4_14 += a * b14; c4_15 += a * b15; c4_16 += a * b16; c4_17 += a * b17; c4_18 += a * b18; c4_19 += a * b19; c4_20 += a * b20; c4_21 += a * b21; c4_22 += a * b22; c4_23 += a * b23; c4_24 += a * b24; c4_25 += a * b25; c4_26 += a * b26; c4_27 += a * b27; c4_28 += a * b28; c4_29 += a * b29; c4_30 += a * b30; c4_31 += a * b31  # noqa: E501, E702
-        a = ap[qa, p, 5]
+        a = aa[ia + 5, kp]
         c5_0 += a * b0; c5_1 += a * b1; c5_2 += a * b2; c5_3 += a * b3; c5_4 += a * b4; c5_5 += a * b5; c5_6 += a * b6; c5_7 += a * b7; c5_8 += a * b8; c5_9 += a * b9; c5_10 += a * b10; c5_11 += a * b11; c5_12 += a * b12; c5_13 += a * b13; c5_14 += a * b14; c5_15 += a * b15; c5_16 += a * b16; c5_17 += a * b17; c5_18 += a * b18; c5_19 += a * b19; c5_20 += a * b20; c5_21 += a * b21; c5_22 += a * b22; c5_23 += a * b23; c5_24 += a * b24; c5_25 += a * b25; c5_26 += a * b26; c5_27 += a * b27; c5_28 += a * b28; c5_29 += a * b29; c5_30 += a * b30; c5_31 += a * b31  # noqa: E501, E702
-        a = ap[qa, p, 6]
+        a = aa[ia + 6, kp]
         c6_0 += a * b0; c6_1 += a * b1; c6_2 += a * b2; c6_3 += a * b3; c6_4 += a * b4; c6_5 += a * b5; c6_6 += a * b6; c6_7 += a * b7; c6_8 += a * b8; c6_9 += a * b9; c6_10 += a * b10; c6_11 += a * b11; c6_12 += a * b12; c6_13 += a * b13; c6_14 += a * b14; c6_15 += a * b15; c6_16 += a * b16; c6_17 += a * b17; c6_18 += a * b18; c6_19 += a * b19; c6_20 += a * b20; c6_21 += a * b21; c6_22 += a * b22; c6_23 += a * b23; c6_24 += a * b24; c6_25 += a * b25; c6_26 += a * b26; c6_27 += a * b27; c6_28 += a * b28; c6_29 += a * b29; c6_30 += a * b30; c6_31 += a * b31  # noqa: E501, E702
-        a = ap[qa, p, 7]
+        a = aa[ia + 7, kp]
         c7_0 += a * b0; c7_1 += a * b1; c7_2 += a * b2; c7_3 += a * b3; c7_4 += a * b4; c7_5 += a * b5; c7_6 += a * b6; c7_7 += a * b7; c7_8 += a * b8; c7_9 += a * b9; c7_10 += a * b10; c7_11 += a * b11; c7_12 += a * b12; c7_13 += a * b13; c7_14 += a * b14; c7_15 += a * b15; c7_16 += a * b16; c7_17 += a * b17; c7_18 += a * b18; c7_19 += a * b19; c7_20 += a * b20; c7_21 += a * b21; c7_22 += a * b22; c7_23 += a * b23; c7_24 += a * b24; c7_25 += a * b25; c7_26 += a * b26; c7_27 += a * b27; c7_28 += a * b28; c7_29 += a * b29; c7_30 += a * b30; c7_31 += a * b31  # noqa: E501, E702
     c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3; c[i + 0, j + 4] = c0_4; c[i + 0, j + 5] = c0_5; c[i + 0, j + 6] = c0_6; c[i + 0, j + 7] = c0_7; c[i + 0, j + 8] = c0_8; c[i + 0, j + 9] = c0_9; c[i + 0, j + 10] = c0_10; c[i + 0, j + 11] = c0_11; c[i + 0, j + 12] = c0_12; c[i + 0, j + 13] = c0_13; c[i + 0, j + 14] = c0_14; c[i + 0, j + 15] = c0_15; c[i + 0, j + 16] = c0_16; c[i + 0, j + 17] = c0_17; c[i + 0, j + 18] = c0_18; c[i + 0, j + 19] = c0_19; c[i + 0, j + 20] = c0_20; c[i + 0, j + 21] = c0_21; c[i + 0, j + 22] = c0_22; c[i + 0, j + 23] = c0_23; c[i + 0, j + 24] = c0_24; c[i + 0, j + 25] = c0_25; c[i + 0, j + 26] = c0_26; c[i + 0, j + 27] = c0_27; c[i + 0, j + 28] = c0_28; c[i + 0, j + 29] = c0_29; c[i + 0, j + 30] = c0_30; c[i + 0, j + 31] = c0_31  # noqa: E501, E702
     c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3; c[i + 1, j + 4] = c1_4; c[i + 1, j + 5] = c1_5; c[i + 1, j + 6] = c1_6; c[i + 1, j + 7] = c1_7; c[i + 1, j + 8] = c1_8; c[i + 1, j + 9] = c1_9; c[i + 1, j + 10] = c1_10; c[i + 1, j + 11] = c1_11; c[i + 1, j + 12] = c1_12; c[i + 1, j + 13] = c1_13; c[i + 1, j + 14] = c1_14; c[i + 1, j + 15] = c1_15; c[i + 1, j + 16] = c1_16; c[i + 1, j + 17] = c1_17; c[i + 1, j + 18] = c1_18; c[i + 1, j + 19] = c1_19; c[i + 1, j + 20] = c1_20; c[i + 1, j + 21] = c1_21; c[i + 1, j + 22] = c1_22; c[i + 1, j + 23] = c1_23; c[i + 1, j + 24] = c1_24; c[i + 1, j + 25] = c1_25; c[i + 1, j + 26] = c1_26; c[i + 1, j + 27] = c1_27; c[i + 1, j + 28] = c1_28; c[i + 1, j + 29] = c1_29; c[i + 1, j + 30] = c1_30; c[i + 1, j + 31] = c1_31  # noqa: E501, E702
@@ -135,8 +138,8 @@ def _micro(kc, ap, qa, bp, qb, c, i, j, cs):  # generated: _micro_kernel_source(
 
 
 @gemm_kernel
-def _micro_narrow(kc, ap, qa, bp, qb, c, i, j, cs):  # generated: _micro_kernel_source(8, 16, '_micro_narrow')
-    qa &= _IDX; qb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
+def _micro_narrow(kc, aa, ia, ka, bp, qb, c, i, j, cs):  # generated: _micro_kernel_source(8, 16, '_micro_narrow')
+    ia &= _IDX; ka &= _IDX; qb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
     c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs; c0_8 = c[i + 0, j + 8] * cs; c0_9 = c[i + 0, j + 9] * cs; c0_10 = c[i + 0, j + 10] * cs; c0_11 = c[i + 0, j + 11] * cs; c0_12 = c[i + 0, j + 12] * cs; c0_13 = c[i + 0, j + 13] * cs; c0_14 = c[i + 0, j + 14] * cs; c0_15 = c[i + 0, j + 15] * cs  # noqa: E501, E702
     c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs; c1_8 = c[i + 1, j + 8] * cs; c1_9 = c[i + 1, j + 9] * cs; c1_10 = c[i + 1, j + 10] * cs; c1_11 = c[i + 1, j + 11] * cs; c1_12 = c[i + 1, j + 12] * cs; c1_13 = c[i + 1, j + 13] * cs; c1_14 = c[i + 1, j + 14] * cs; c1_15 = c[i + 1, j + 15] * cs  # noqa: E501, E702
     c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs; c2_8 = c[i + 2, j + 8] * cs; c2_9 = c[i + 2, j + 9] * cs; c2_10 = c[i + 2, j + 10] * cs; c2_11 = c[i + 2, j + 11] * cs; c2_12 = c[i + 2, j + 12] * cs; c2_13 = c[i + 2, j + 13] * cs; c2_14 = c[i + 2, j + 14] * cs; c2_15 = c[i + 2, j + 15] * cs  # noqa: E501, E702
@@ -146,22 +149,23 @@ def _micro_narrow(kc, ap, qa, bp, qb, c, i, j, cs):  # generated: _micro_kernel_
     c6_0 = c[i + 6, j + 0] * cs; c6_1 = c[i + 6, j + 1] * cs; c6_2 = c[i + 6, j + 2] * cs; c6_3 = c[i + 6, j + 3] * cs; c6_4 = c[i + 6, j + 4] * cs; c6_5 = c[i + 6, j + 5] * cs; c6_6 = c[i + 6, j + 6] * cs; c6_7 = c[i + 6, j + 7] * cs; c6_8 = c[i + 6, j + 8] * cs; c6_9 = c[i + 6, j + 9] * cs; c6_10 = c[i + 6, j + 10] * cs; c6_11 = c[i + 6, j + 11] * cs; c6_12 = c[i + 6, j + 12] * cs; c6_13 = c[i + 6, j + 13] * cs; c6_14 = c[i + 6, j + 14] * cs; c6_15 = c[i + 6, j + 15] * cs  # noqa: E501, E702
     c7_0 = c[i + 7, j + 0] * cs; c7_1 = c[i + 7, j + 1] * cs; c7_2 = c[i + 7, j + 2] * cs; c7_3 = c[i + 7, j + 3] * cs; c7_4 = c[i + 7, j + 4] * cs; c7_5 = c[i + 7, j + 5] * cs; c7_6 = c[i + 7, j + 6] * cs; c7_7 = c[i + 7, j + 7] * cs; c7_8 = c[i + 7, j + 8] * cs; c7_9 = c[i + 7, j + 9] * cs; c7_10 = c[i + 7, j + 10] * cs; c7_11 = c[i + 7, j + 11] * cs; c7_12 = c[i + 7, j + 12] * cs; c7_13 = c[i + 7, j + 13] * cs; c7_14 = c[i + 7, j + 14] * cs; c7_15 = c[i + 7, j + 15] * cs  # noqa: E501, E702
     for p in range(kc):
+        kp = ka + p
         b0 = bp[qb, p, 0]; b1 = bp[qb, p, 1]; b2 = bp[qb, p, 2]; b3 = bp[qb, p, 3]; b4 = bp[qb, p, 4]; b5 = bp[qb, p, 5]; b6 = bp[qb, p, 6]; b7 = bp[qb, p, 7]; b8 = bp[qb, p, 8]; b9 = bp[qb, p, 9]; b10 = bp[qb, p, 10]; b11 = bp[qb, p, 11]; b12 = bp[qb, p, 12]; b13 = bp[qb, p, 13]; b14 = bp[qb, p, 14]; b15 = bp[qb, p, 15]  # noqa: E501, E702
-        a = ap[qa, p, 0]
+        a = aa[ia + 0, kp]
         c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7; c0_8 += a * b8; c0_9 += a * b9; c0_10 += a * b10; c0_11 += a * b11; c0_12 += a * b12; c0_13 += a * b13; c0_14 += a * b14; c0_15 += a * b15  # noqa: E501, E702
-        a = ap[qa, p, 1]
+        a = aa[ia + 1, kp]
         c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3; c1_4 += a * b4; c1_5 += a * b5; c1_6 += a * b6; c1_7 += a * b7; c1_8 += a * b8; c1_9 += a * b9; c1_10 += a * b10; c1_11 += a * b11; c1_12 += a * b12; c1_13 += a * b13; c1_14 += a * b14; c1_15 += a * b15  # noqa: E501, E702
-        a = ap[qa, p, 2]
+        a = aa[ia + 2, kp]
         c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3; c2_4 += a * b4; c2_5 += a * b5; c2_6 += a * b6; c2_7 += a * b7; c2_8 += a * b8; c2_9 += a * b9; c2_10 += a * b10; c2_11 += a * b11; c2_12 += a * b12; c2_13 += a * b13; c2_14 += a * b14; c2_15 += a * b15  # noqa: E501, E702
-        a = ap[qa, p, 3]
+        a = aa[ia + 3, kp]
         c3_0 += a * b0; c3_1 += a * b1; c3_2 += a * b2; c3_3 += a * b3; c3_4 += a * b4; c3_5 += a * b5; c3_6 += a * b6; c3_7 += a * b7; c3_8 += a * b8; c3_9 += a * b9; c3_10 += a * b10; c3_11 += a * b11; c3_12 += a * b12; c3_13 += a * b13; c3_14 += a * b14; c3_15 += a * b15  # noqa: E501, E702
-        a = ap[qa, p, 4]
+        a = aa[ia + 4, kp]
         c4_0 += a * b0; c4_1 += a * b1; c4_2 += a * b2; c4_3 += a * b3; c4_4 += a * b4; c4_5 += a * b5; c4_6 += a * b6; c4_7 += a * b7; c4_8 += a * b8; c4_9 += a * b9; c4_10 += a * b10; c4_11 += a * b11; c4_12 += a * b12; c4_13 += a * b13; c4_14 += a * b14; c4_15 += a * b15  # noqa: E501, E702
-        a = ap[qa, p, 5]
+        a = aa[ia + 5, kp]
         c5_0 += a * b0; c5_1 += a * b1; c5_2 += a * b2; c5_3 += a * b3; c5_4 += a * b4; c5_5 += a * b5; c5_6 += a * b6; c5_7 += a * b7; c5_8 += a * b8; c5_9 += a * b9; c5_10 += a * b10; c5_11 += a * b11; c5_12 += a * b12; c5_13 += a * b13; c5_14 += a * b14; c5_15 += a * b15  # noqa: E501, E702
-        a = ap[qa, p, 6]
+        a = aa[ia + 6, kp]
         c6_0 += a * b0; c6_1 += a * b1; c6_2 += a * b2; c6_3 += a * b3; c6_4 += a * b4; c6_5 += a * b5; c6_6 += a * b6; c6_7 += a * b7; c6_8 += a * b8; c6_9 += a * b9; c6_10 += a * b10; c6_11 += a * b11; c6_12 += a * b12; c6_13 += a * b13; c6_14 += a * b14; c6_15 += a * b15  # noqa: E501, E702
-        a = ap[qa, p, 7]
+        a = aa[ia + 7, kp]
         c7_0 += a * b0; c7_1 += a * b1; c7_2 += a * b2; c7_3 += a * b3; c7_4 += a * b4; c7_5 += a * b5; c7_6 += a * b6; c7_7 += a * b7; c7_8 += a * b8; c7_9 += a * b9; c7_10 += a * b10; c7_11 += a * b11; c7_12 += a * b12; c7_13 += a * b13; c7_14 += a * b14; c7_15 += a * b15  # noqa: E501, E702
     c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3; c[i + 0, j + 4] = c0_4; c[i + 0, j + 5] = c0_5; c[i + 0, j + 6] = c0_6; c[i + 0, j + 7] = c0_7; c[i + 0, j + 8] = c0_8; c[i + 0, j + 9] = c0_9; c[i + 0, j + 10] = c0_10; c[i + 0, j + 11] = c0_11; c[i + 0, j + 12] = c0_12; c[i + 0, j + 13] = c0_13; c[i + 0, j + 14] = c0_14; c[i + 0, j + 15] = c0_15  # noqa: E501, E702
     c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3; c[i + 1, j + 4] = c1_4; c[i + 1, j + 5] = c1_5; c[i + 1, j + 6] = c1_6; c[i + 1, j + 7] = c1_7; c[i + 1, j + 8] = c1_8; c[i + 1, j + 9] = c1_9; c[i + 1, j + 10] = c1_10; c[i + 1, j + 11] = c1_11; c[i + 1, j + 12] = c1_12; c[i + 1, j + 13] = c1_13; c[i + 1, j + 14] = c1_14; c[i + 1, j + 15] = c1_15  # noqa: E501, E702
@@ -178,54 +182,69 @@ def _micro_narrow(kc, ap, qa, bp, qb, c, i, j, cs):  # generated: _micro_kernel_
 
 @gemm_kernel
 def _pack_a(trans_a, alpha, a, i0, mc, p0, kc, ap):
-    """ap[q, p, r] = alpha * op(A)[i0 + q*MR + r, p0 + p] for mc rows; rows past mc are zero."""
+    """ap[r, p] = alpha * op(A)[i0 + r, p0 + p] for r < mc; rows mc.. up to a multiple of MR are zero.
+
+    Rows of ap run along k like rows of A, so the kernel reads a packed block and A itself alike.
+    The outer loop walks a's rows so that hardware prefetch streams them.
+    """
     zero = ap.dtype.type(0)
-    i0 &= _IDX
-    p0 &= _IDX
-    for q in range((mc + MR - 1) // MR):
-        r0 = i0 + q * MR
-        rows = min(MR, i0 + mc - r0)
-        if trans_a:                 # op(A)[i, p] = a[p, i]: rows of a are contiguous along i
+    if trans_a:                     # op(A)[i, p] = a[p, i]: each row of a fills a column of ap
+        col = i0 & _IDX
+        for p in range(kc):
+            p &= _IDX
+            row = (p0 + p) & _IDX
+            for r in range(mc):
+                ap[r, p] = alpha * a[row, col + r]
+    else:
+        col = p0 & _IDX
+        for r in range(mc):
+            r &= _IDX
+            row = (i0 + r) & _IDX
             for p in range(kc):
-                for r in range(rows):
-                    ap[q, p, r] = alpha * a[p0 + p, r0 + r]
-                for r in range(rows, MR):
-                    ap[q, p, r] = zero
-        else:
-            for r in range(rows):
-                for p in range(kc):
-                    ap[q, p, r] = alpha * a[r0 + r, p0 + p]
-            for r in range(rows, MR):
-                for p in range(kc):
-                    ap[q, p, r] = zero
+                ap[r, p] = alpha * a[row, col + p]
+    for r in range(mc, (mc + MR - 1) // MR * MR):
+        for p in range(kc):
+            ap[r, p] = zero
 
 
 @gemm_kernel
 def _pack_b(trans_b, b, p0, kc, j0, nc, bp):
-    """bp[q, p, s] = op(B)[p0 + p, j0 + q*NR + s] for nc columns; columns past nc are zero."""
+    """bp[q, p, s] = op(B)[p0 + p, j0 + q*NR + s] for nc columns; columns past nc are zero.
+
+    Reads b along its rows (the outer loop walks b's rows, so hardware prefetch streams them).
+    """
     zero = bp.dtype.type(0)
-    p0 &= _IDX
-    j0 &= _IDX
-    for q in range((nc + NR - 1) // NR):
-        c0 = j0 + q * NR
-        cols = min(NR, j0 + nc - c0)
-        if trans_b:                 # op(B)[p, j] = b[j, p]
-            for s in range(cols):
-                for p in range(kc):
-                    bp[q, p, s] = b[c0 + s, p0 + p]
-            for s in range(cols, NR):
-                for p in range(kc):
-                    bp[q, p, s] = zero
-        elif cols == NR:
-            for p in range(kc):
-                for s in range(NR):
-                    bp[q, p, s] = b[p0 + p, c0 + s]
-        else:
-            for p in range(kc):
-                for s in range(cols):
-                    bp[q, p, s] = b[p0 + p, c0 + s]
-                for s in range(cols, NR):
-                    bp[q, p, s] = zero
+    panels = (nc + NR - 1) // NR
+    if trans_b:                     # op(B)[p, j] = b[j, p]: each row of b fills one column of one panel
+        for q in range(panels):
+            q &= _IDX
+            c0 = (j0 + q * NR) & _IDX
+            cols = min(NR, j0 + nc - c0)
+            for s in range(NR):
+                if s < cols:
+                    row = (c0 + s) & _IDX
+                    col = p0 & _IDX
+                    for p in range(kc):
+                        bp[q, p, s] = b[row, col + p]
+                else:
+                    for p in range(kc):
+                        bp[q, p, s] = zero
+    else:                           # each row of b feeds every panel
+        for p in range(kc):
+            p &= _IDX
+            row = (p0 + p) & _IDX
+            for q in range(panels):
+                q &= _IDX
+                c0 = (j0 + q * NR) & _IDX
+                cols = min(NR, j0 + nc - c0)
+                if cols == NR:
+                    for s in range(NR):
+                        bp[q, p, s] = b[row, c0 + s]
+                else:
+                    for s in range(cols):
+                        bp[q, p, s] = b[row, c0 + s]
+                    for s in range(cols, NR):
+                        bp[q, p, s] = zero
 
 
 @gemm_kernel
@@ -240,7 +259,12 @@ def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, ti
             _pack_b(trans_b, b, pc, kc, jc, nc, bp)
             for ic in range(m0, m1, MC):
                 mc = min(MC, m1 - ic)
-                _pack_a(trans_a, alpha, a, ic, mc, pc, kc, ap)
+                # NN with alpha == 1 reads A in place: A's rows already run along k, and a copy of
+                # A would be read only ceil(N / NR) times (6 times when N = 169).
+                direct = not trans_a and alpha == one and mc % MR == 0
+                if not direct:
+                    _pack_a(trans_a, alpha, a, ic, mc, pc, kc, ap)
+                k0 = pc - pc    # 0 as a plain int: a literal 0 argument would compile the kernels again
                 for ir in range(0, mc, MR):
                     mr = min(MR, mc - ir)
                     i = ic + ir
@@ -256,10 +280,16 @@ def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, ti
                                 for s in range(nr):
                                     tile[r, s] = c[i + r, j + s]
                             cc, ii, jj = tile, 0, 0
-                        if width == NR:
-                            _micro(kc, ap, ir // MR, bp, jr // NR, cc, ii, jj, cs)
+                        # (separate calls, no `aa = a if direct else ap`: a may be read-only or
+                        # strided, and such types do not unify with the packing buffer's)
+                        if direct and width == NR:
+                            _micro(kc, a, i, pc, bp, jr // NR, cc, ii, jj, cs)
+                        elif direct:
+                            _micro_narrow(kc, a, i, pc, bp, jr // NR, cc, ii, jj, cs)
+                        elif width == NR:
+                            _micro(kc, ap, ir, k0, bp, jr // NR, cc, ii, jj, cs)
                         else:
-                            _micro_narrow(kc, ap, ir // MR, bp, jr // NR, cc, ii, jj, cs)
+                            _micro_narrow(kc, ap, ir, k0, bp, jr // NR, cc, ii, jj, cs)
                         if not inside:
                             for r in range(mr):
                                 for s in range(nr):
@@ -296,7 +326,7 @@ def gemm(trans_a, trans_b, alpha, a, b, beta, c):
         else:
             m0, m1, n0, n1 = u0 * MR, min(m, u1 * MR), 0, n
         kb = min(k, KC)
-        ap = np.empty(((min(MC, m1 - m0) + MR - 1) // MR, kb, MR), dtype=c.dtype)
+        ap = np.empty(((min(MC, m1 - m0) + MR - 1) // MR * MR, kb), dtype=c.dtype)
         bp = np.empty(((min(NC, n1 - n0) + NR - 1) // NR, kb, NR), dtype=c.dtype)
         tile = np.zeros((MR, NR), dtype=c.dtype)
         _block(trans_a, trans_b, alpha_, a, b, beta_, c, m0, m1, n0, n1, k, ap, bp, tile)
