@@ -1,5 +1,5 @@
 """Every class of bad input (issue #5) gives a DarknetError that says what and where; one test per row
-of docs/bad-input.md ("What happens on bad input")."""
+of the README's table "What happens on bad input"."""
 import os
 import re
 import struct
