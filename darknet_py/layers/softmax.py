@@ -3,31 +3,19 @@
 Forward is Darknet's: exp(x/T - max/T) normalised, T = ``temperature``. Output shape is (n,) because
 Darknet leaves the layer's out_c/h/w at 0.
 
-What the delta means, and so what backward does:
-* compat: Darknet's. Its forward writes delta = truth - p whenever net->truth exists (Darknet always
-  has one: a zero buffer when nobody set it, giving -p), and backward passes the delta through
-  (net.delta += delta), i.e. it assumes the delta is w.r.t. the logits.
-* default: the true gradient of whatever loss the delta came from. The layer tells the two cases
-  apart by who wrote the delta, recorded in ``delta_wrt_logits`` by each forward:
-  - True: this forward computed the layer's own cross-entropy, because a truth was given
-    (Network.forward(..., truth=...)) and this is the network's last layer. delta = truth - p is
-    then minus the gradient of the cross-entropy w.r.t. the logits and backward passes it through.
-    (A delta injected with Network.backward(delta) after such a forward replaces it and is read the
-    same way, as w.r.t. the logits.)
-  - False: no truth, or a later layer (e.g. a [cost]) owns the loss. The delta is injected by the user
-    or added by the layers above, both w.r.t. the probabilities p, and backward applies the softmax
-    Jacobian: net.delta += (1/T) p * (delta - <delta, p>) per group.
+What the delta means, and so what backward does, is explained in _cross_entropy.py; the Jacobian
+here is the softmax's: net.delta += (1/T) p * (delta - <delta, p>) per group.
 """
 import numpy as np
 
-from ..kernels import blas
 from ..kernels import softmax as sm
 from ..registry import register_layer
-from .base import Layer, Option
+from ._cross_entropy import CrossEntropyOutput
+from .base import Option
 
 
 @register_layer("softmax", "soft")
-class Softmax(Layer):
+class Softmax(CrossEntropyOutput):
     OPTIONS = (
         Option("groups", 1, "independent softmaxes over contiguous blocks of inputs/groups values"),
         Option("temperature", 1.0, "divides the logits"),
@@ -37,12 +25,8 @@ class Softmax(Layer):
     )
 
     def __init__(self, batch, in_shape, groups=1, temperature=1.0, noloss=False, dtype=None):
-        n = int(np.prod(in_shape))
-        super().__init__(batch, in_shape, (n,), dtype=dtype)     # output, delta: (B, n)
+        super().__init__(batch, in_shape, dtype=dtype)             # output, delta: (B, n)
         self.groups, self.temperature, self.noloss = groups, temperature, noloss
-        self.loss = self.alloc(self.batch * n)                     # (B, n) per-element cross-entropy
-        self.cost = None
-        self.delta_wrt_logits = False
 
     @classmethod
     def from_options(cls, opts, in_shape, net):
@@ -66,28 +50,13 @@ class Softmax(Layer):
 
     def forward(self, net):
         sm.softmax_forward(net.input, self.output, *self._softmax_args())
-        self.delta_wrt_logits = False
-        self.cost = None
-        truth = net.truth
-        if self.noloss or (truth is not None and truth.size != self.output.size):
-            return
-        if net.compat:
-            if truth is None:               # Darknet's net->truth is a zero buffer: delta = -p, cost 0.
-                blas.fill(self.loss, 0.0)   # loss doubles as that zero truth: each element is read
-                truth = self.loss           # before it is overwritten
-        elif truth is None or self.index != len(net.layers) - 1:
-            return
-        sm.softmax_cross_entropy(self.output, truth, self.delta, self.loss)
-        self.cost = float(np.sum(self.loss, dtype=np.float64))
-        self.delta_wrt_logits = True
+        self.forward_cost(net)
 
-    def backward(self, net):
-        if net.delta is None:
-            return
-        if net.compat or self.delta_wrt_logits:
-            blas.axpy(1.0, self.delta, net.delta)
-        else:
-            sm.softmax_backward(self.output, self.delta, net.delta, *self._softmax_args())
+    def cross_entropy(self, truth):
+        sm.softmax_cross_entropy(self.output, truth, self.delta, self.loss)
+
+    def jacobian_backward(self, net):
+        sm.softmax_backward(self.output, self.delta, net.delta, *self._softmax_args())
 
     def flops(self):
         return 3 * self.inputs
