@@ -6,6 +6,7 @@ point ``net.input``/``net.delta`` at the previous layer's ``output``/``delta`` b
 """
 import numbers
 import os
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,12 +100,13 @@ class Network:
         return total
 
     # ---------------------------------------------------------------- forward
-    def forward(self, x, train=False, truth=None):
+    def forward(self, x, train=False, truth=None, timings=None):
         """Run every layer on x, (batch, c, h, w) or (batch, inputs). Returns the last output (a view).
 
         ``train=True`` uses training behaviour (batch statistics, dropout) and counts ``seen`` like
         Darknet's train_network_datum. ``truth`` (batch, truths) lets cost/softmax layers compute
-        their delta and cost."""
+        their delta and cost. ``timings``: a list that receives (layer index, seconds) per layer
+        (tools/bench.py); None costs nothing."""
         self._check_array(x, (self.batch,) + tuple(self.input_shape), "input")
         check = self.check_numerics
         if check:
@@ -120,7 +122,12 @@ class Network:
             self.index = i
             if clear and layer.delta is not None:
                 blas.fill(layer.delta, 0.0)         # Darknet zeroes each delta before the forward
-            layer.forward(self)
+            if timings is None:
+                layer.forward(self)
+            else:
+                t0 = time.perf_counter()
+                layer.forward(self)
+                timings.append((i, time.perf_counter() - t0))
             if check:
                 self._check_finite(layer.output, f"the output of {_describe(layer)} (forward)")
             self.input = layer.output
@@ -164,11 +171,12 @@ class Network:
                                 f"{a.reshape(-1)[i]} at flat index {i})")
 
     # ---------------------------------------------------------------- backward
-    def backward(self, delta=None):
+    def backward(self, delta=None, timings=None):
         """Backpropagate from the last layer's delta (Darknet's sign: delta = -dL/dy).
 
         If given, ``delta`` (shaped like the output) is copied into the last layer's delta first.
-        Adds parameter gradients into each layer's ``*_updates`` and returns -dL/dx shaped like x."""
+        Adds parameter gradients into each layer's ``*_updates`` and returns -dL/dx shaped like x.
+        ``timings``: a list that receives (layer index, seconds) per layer, as in ``forward``."""
         if not self._deltas_clean:            # after an inference forward the deltas were not zeroed
             for layer in self.layers:
                 if layer.delta is not None:
@@ -193,7 +201,12 @@ class Network:
             if check and layer.delta is not None:
                 source = "given to backward or set by its forward" if layer is last else "written by the layers above it"
                 self._check_finite(layer.delta, f"the delta of {_describe(layer)} ({source})")
-            layer.backward(self)
+            if timings is None:
+                layer.backward(self)
+            else:
+                t0 = time.perf_counter()
+                layer.backward(self)
+                timings.append((i, time.perf_counter() - t0))
             if check:
                 for name, _, grad in layer.parameters():
                     self._check_finite(grad, f"the {name} gradient of {_describe(layer)} (backward)")
