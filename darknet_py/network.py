@@ -244,7 +244,7 @@ class Network:
 
     @property
     def cost(self):
-        """Sum of the layers' costs (Darknet's calc_network_cost divides by the count; None if none)."""
+        """Mean of the layers' costs, like Darknet's calc_network_cost (sum / count); None if no layer has one."""
         costs = [float(l.cost) for l in self.layers if getattr(l, "cost", None) is not None]
         return sum(costs) / len(costs) if costs else None
 
@@ -302,6 +302,7 @@ def build_network(sections, path="<cfg>", batch=None, compat=False, dtype=np.flo
         with memory_budget(budget, f"layer {len(net.layers)}", (path, section.line, section.type)):
             layer = cls.from_options(opts, in_shape, net)
         layer.section = section
+        layer.options_read = frozenset(opts.used)       # keys from_options asked for (documented in OPTIONS)
         _read_common_options(layer, opts)
         opts.warn_unused()
         net.add_layer(layer)
