@@ -152,3 +152,45 @@ def gradient(y, n, code, delta):
         return
     for i in prange(n):
         delta[i] *= gradient_scalar(float(y[i]), code)
+
+
+# ---------------------------------------------------------------- the fused inference epilogue
+# Lives here, next to activate_scalar, because numba's on-disk cache is keyed per file: a kernel
+# that calls activate_scalar from another module could keep stale machine code when it changes.
+
+@parallel_kernel
+def scale_bias_activate(x, scales, biases, batch, n, spatial, code, use_scales):
+    """x[b, c, :] = f(x[b, c, :] * scales[c] + biases[c]) in place, one pass; returns the number of
+    non-finite values written (the caller uses it to know whether its output buffer holds NaN/Inf).
+
+    ``x`` is (batch, n, spatial) flat. Without ``use_scales`` the multiply is skipped (a folded batch
+    norm or a plain bias). The affine part is computed in float64 like f, then rounded on store; it
+    is the inference batch norm (scale * (x - mean) / (sqrt(var) + eps) + bias) written as x*a + b,
+    equal to Darknet's numbers within float rounding."""
+    bad = 0
+    for bc in prange(batch * n):                            # one channel row per iteration: disjoint
+        c = bc % n
+        base = bc * spatial
+        a = float(scales[c]) if use_scales else 1.0
+        bb = float(biases[c])
+        if code == LEAKY:
+            if use_scales:
+                for s in range(spatial):
+                    v = float(x[base + s]) * a + bb
+                    x[base + s] = v if v > 0 else 0.1 * v
+            else:
+                for s in range(spatial):
+                    v = float(x[base + s]) + bb
+                    x[base + s] = v if v > 0 else 0.1 * v
+        elif code == LINEAR:
+            for s in range(spatial):
+                x[base + s] = float(x[base + s]) * a + bb
+        else:
+            for s in range(spatial):
+                x[base + s] = activate_scalar(float(x[base + s]) * a + bb, code)
+        cnt = 0
+        for s in range(spatial):                            # the row is still in cache: cheap
+            v = x[base + s]
+            cnt += (v - v) != 0                             # NaN or +-Inf
+        bad += cnt
+    return bad

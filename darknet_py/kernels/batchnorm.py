@@ -130,3 +130,34 @@ def backward_frozen(variance, delta, batch, n, spatial):
             base = (b * n + i) * spatial
             for s in range(spatial):
                 delta[base + s] *= inv
+
+
+# ---------------------------------------------------------------- inference: fused and folded forms
+
+@parallel_kernel
+def inference_coefficients(scales, biases, rolling_mean, rolling_variance, a, b, n):
+    """a[c] = scale / (sqrt(var) + 1e-6), b[c] = bias - mean * a[c]: the inference batch norm
+    scale*(x - mean)/(sqrt(var) + 1e-6) + bias as x*a + b (equal within float rounding)."""
+    for c in prange(n):
+        ac = float(scales[c]) / (math.sqrt(float(rolling_variance[c])) + FORWARD_EPS)
+        a[c] = ac
+        b[c] = float(biases[c]) - float(rolling_mean[c]) * ac
+
+
+@parallel_kernel
+def fold_weights(weights, a, folded, n, k):
+    """folded[c, :] = weights[c, :] * a[c] for (n, k) row-major weights (batch norm folded in)."""
+    for c in prange(n):
+        ac = a[c]
+        base = c * k
+        for p in range(k):
+            folded[base + p] = weights[base + p] * ac
+
+
+@parallel_kernel
+def same_values(x, y, n):
+    """True when x[:n] == y[:n] element-wise (NaN never equal: a NaN parameter refolds every time)."""
+    diff = 0
+    for i in prange(n):
+        diff += x[i] != y[i]
+    return diff == 0

@@ -68,3 +68,65 @@ def avgpool_backward(dy, dx, planes, spatial):
         base = p * spatial
         for s in range(spatial):
             dx[base + s] += g
+
+
+_IDX = 0xFFFFFFFF   # index mask: proves to LLVM that an index is >= 0 (no wraparound selects)
+
+
+@parallel_kernel
+def maxpool_forward_values(x, y, batch, c, h, w, out_h, out_w, size, stride, pad):
+    """The values of ``maxpool_forward`` (bitwise: same window order, same strict >), without the
+    argmax indexes, for inference. Columns whose window lies inside the input run without bounds
+    tests; 2x2 stride-2 windows (yolov3-tiny) have their own loop of four loads."""
+    offset = -(pad // 2)
+    lowest = y.dtype.type(-np.finfo(np.float32).max)
+    jlo = min(out_w, max(0, (-offset + stride - 1) // stride))    # first column whose window starts >= 0
+    jhi = min(out_w, max(jlo, (w - size - offset) // stride + 1))  # one past the last wholly inside
+    for row in prange(batch * c * out_h):          # one output row per iteration
+        plane = row // out_h
+        i = row - plane * out_h
+        in_base = plane * h * w
+        out0 = row * out_w
+        top = offset + i * stride
+        if size == 2 and stride == 2 and top >= 0 and top + 1 < h:
+            r0 = in_base + top * w + offset
+            r1 = r0 + w
+            for j in range(jlo, jhi):
+                q = 2 * j
+                best = lowest
+                v = x[(r0 + q) & _IDX]
+                best = v if v > best else best
+                v = x[(r0 + q + 1) & _IDX]
+                best = v if v > best else best
+                v = x[(r1 + q) & _IDX]
+                best = v if v > best else best
+                v = x[(r1 + q + 1) & _IDX]
+                best = v if v > best else best
+                y[(out0 + j) & _IDX] = best
+        else:
+            for j in range(jlo, jhi):
+                y[(out0 + j) & _IDX] = lowest
+            for n in range(size):
+                cur_h = top + n
+                if cur_h < 0 or cur_h >= h:
+                    continue
+                r = in_base + cur_h * w + offset
+                for m in range(size):
+                    for j in range(jlo, jhi):
+                        v = x[(r + j * stride + m) & _IDX]
+                        o = (out0 + j) & _IDX
+                        best = y[o]
+                        y[o] = v if v > best else best
+        for j in range(out_w):                      # edge columns: windows that cross the border
+            if j >= jlo and j < jhi:
+                continue
+            best = lowest
+            for n in range(size):
+                cur_h = top + n
+                for m in range(size):
+                    cur_w = offset + j * stride + m
+                    if cur_h >= 0 and cur_h < h and cur_w >= 0 and cur_w < w:
+                        v = x[in_base + cur_h * w + cur_w]
+                        if v > best:
+                            best = v
+            y[out0 + j] = best

@@ -105,3 +105,44 @@ def crop(x, y, planes, h, w, out_h, out_w, dh, dw, flip, scale, trans):
         for j in range(out_w):
             col = w - dw - j - 1 if flip else j + dw
             y[row * out_w + j] = x[src + col] * scale + trans
+
+
+# ---------------------------------------------------------------- inference fast paths (same results)
+
+_IDX = 0xFFFFFFFF   # index mask: proves to LLVM that an index is >= 0 (no wraparound selects)
+_CHUNK = 16384      # elements per parallel task of a copy (64 KiB of float32)
+
+
+@parallel_kernel
+def route_copy_fast(src, dst, batch, size, dst_offset, dst_stride):
+    """``route_copy`` split into chunks so both threads copy even for batch 1."""
+    chunks = (size + _CHUNK - 1) // _CHUNK
+    for t in prange(batch * chunks):
+        b = t // chunks
+        i0 = (t - b * chunks) * _CHUNK
+        i1 = min(size, i0 + _CHUNK)
+        s0 = b * size
+        d0 = b * dst_stride + dst_offset
+        for i in range(i0, i1):
+            dst[(d0 + i) & _IDX] = src[(s0 + i) & _IDX]
+
+
+@parallel_kernel
+def upsample_spread_fast(small, big, planes, h, w, big_h, big_w, stride, scale):
+    """``upsample_spread`` with accumulate=False, same values: one big row per iteration, each
+    small value written to its ``stride`` neighbours (no division per output element)."""
+    for row in prange(planes * h * stride):          # (p, yy) of big, yy < h*stride
+        p = row // (h * stride)
+        yy = row - p * (h * stride)
+        srow = (p * h + yy // stride) * w
+        brow = (p * big_h + yy) * big_w
+        if stride == 2:
+            for xx in range(w):
+                v = scale * small[(srow + xx) & _IDX]
+                big[(brow + 2 * xx) & _IDX] = v
+                big[(brow + 2 * xx + 1) & _IDX] = v
+        else:
+            for xx in range(w):
+                v = scale * small[(srow + xx) & _IDX]
+                for d in range(stride):
+                    big[(brow + xx * stride + d) & _IDX] = v

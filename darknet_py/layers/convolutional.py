@@ -11,10 +11,29 @@ Modes (``net.compat``):
 * default: the same forward; backward is the exact gradient and always accumulates into net.delta.
 Divergence in both modes: Darknet's 1x1 path skips im2col even when stride > 1 or padding > 0
 (reading the wrong pixels); here only a 1x1, stride-1, unpadded conv skips it.
+
+Inference fast path (``net.train`` false and ``net.fast`` true, the default; ``net.fast = False``
+forces the plain path above, which is Darknet's sequence of passes):
+* im2col only when needed (``im2col_fast``: bounds found once per row, contiguous copies);
+* gemm with beta = 0 into the output, which is zero-filled first only when the last forward left a
+  NaN/Inf in it (gemm keeps Darknet's C *= beta, and NaN * 0 is NaN);
+* batch norm folded into a separate buffer of weights, W' = W * a (a = scale / (sqrt(var) + 1e-6)),
+  allocated at build time and recomputed lazily (below), so the epilogue is act(x + b) with
+  b = bias - mean * a; bias + activation (and, unfolded, the batch-norm scale) run as ONE parallel
+  pass over the output (``activations.scale_bias_activate``).
+The folded weights are recomputed when the per-channel coefficients (from scales, biases and the
+rolling statistics, compared every forward: O(filters)) changed, or when ``params_version`` moved:
+update(), a training forward, weight_arrays() (load/save), parameters() and ``params_changed()``
+bump it. A layer that has run backward never folds again (gradient checks edit weights in place
+between forwards) and uses the unfolded fused epilogue instead, which reads the weights as they
+are. Editing ``layer.weights`` in place in a pure-inference program: call ``layer.params_changed()``.
+The results equal the plain path's within float rounding (tests/test_fast_paths.py). A backward
+after a fast forward first reruns the plain forward, so it sees Darknet's x / x_norm buffers.
 """
 import math
 
 from ..kernels import activations, blas, im2col
+from ..kernels import batchnorm as bn
 from ..kernels.gemm import gemm
 from ..registry import register_layer
 from ._activation import parse_activation
@@ -56,6 +75,16 @@ class Convolutional(ParamLayer):
         # 1x1, stride 1, no padding: the input already is the column matrix
         self.direct = size == 1 and stride == 1 and padding == 0
         self.workspace_size = 0 if self.direct else out_h * out_w * size * size * c // groups   # (k, OH*OW)
+        # inference fast path (module docstring): per-channel x*a + b, folded weights
+        self.infer_scale = self.alloc(filters)           # (n,) a = scale / (sqrt(rolling var) + 1e-6)
+        self.infer_bias = self.alloc(filters)            # (n,) b = bias - rolling mean * a
+        self.folded_scale = self.alloc(filters)          # (n,) the a the folded weights were made with
+        self.folded_weights = self.alloc(nweights) if batch_normalize else None   # like weights: W * a
+        self.params_version = 0                          # bumped whenever the parameters may have changed
+        self._folded_version = -1                        # params_version the folded weights belong to
+        self._fold = True                                # False once backward ran (module docstring)
+        self._output_dirty = True                        # output may hold NaN/Inf: zero it before gemm
+        self._last_fast = False                          # the last forward took the fast path
 
     @classmethod
     def from_options(cls, opts, in_shape, net):
@@ -97,7 +126,66 @@ class Convolutional(ParamLayer):
         return col.reshape(k, spatial)
 
     # ------------------------------------------------------------------ forward / backward
+    def params_changed(self):
+        """Say that the parameter arrays were edited in place: the folded weights are remade."""
+        self.params_version += 1
+
     def forward(self, net):
+        if net.train or not getattr(net, "fast", True):
+            self._forward_plain(net)
+        else:
+            self._forward_fast(net)
+
+    def _forward_fast(self, net):
+        """Inference: im2col only when needed, gemm (beta 0) with folded weights, one fused epilogue."""
+        cg, h, w, m, k, spatial = self._dims()
+        if self.batch_normalize:
+            bn.inference_coefficients(self.scales, self.biases, self.rolling_mean, self.rolling_variance,
+                                      self.infer_scale, self.infer_bias, self.n)
+            weights, use_scales = self._folded(), False
+            if weights is None:                          # not folding: the epilogue scales
+                weights, use_scales = self.weights, True
+        else:
+            weights, use_scales = self.weights, False
+        bias = self.infer_bias if self.batch_normalize else self.biases
+        if self._output_dirty:
+            blas.fill(self.output, 0.0)
+        for b in range(self.batch):
+            for g in range(self.groups):
+                bg = b * self.groups + g
+                image = net.input[bg * cg * h * w: (bg + 1) * cg * h * w]            # (c/groups, H, W)
+                if self.direct:
+                    col = image.reshape(k, spatial)
+                else:
+                    col = net.workspace[: k * spatial]
+                    im2col.im2col_fast(image, cg, h, w, self.size, self.stride, self.padding, col)
+                    col = col.reshape(k, spatial)
+                wg = weights[g * m * k: (g + 1) * m * k].reshape(m, k)
+                out = self.output[bg * m * spatial: (bg + 1) * m * spatial].reshape(m, spatial)
+                gemm(False, False, 1.0, wg, col, 0.0, out)
+        bad = activations.scale_bias_activate(self.output, self.infer_scale, bias, self.batch, self.n, spatial,
+                                              self.activation, use_scales)
+        self._output_dirty = bad > 0
+        self._last_fast = True
+
+    def _folded(self):
+        """The folded weights, remade if stale; None when this layer does not fold."""
+        if not self._fold:
+            return None
+        n = self.n
+        if self._folded_version != self.params_version or not bn.same_values(self.infer_scale,
+                                                                              self.folded_scale, n):
+            bn.fold_weights(self.weights, self.infer_scale, self.folded_weights, n, self.weights.size // n)
+            blas.copy(self.infer_scale, self.folded_scale)
+            self._folded_version = self.params_version
+        return self.folded_weights
+
+    def _forward_plain(self, net):
+        """Darknet's forward, pass by pass (training, and inference with net.fast = False)."""
+        if net.train:
+            self.params_version += 1                     # the rolling statistics move
+        self._last_fast = False
+        self._output_dirty = True                        # not tracked here
         cg, h, w, m, k, spatial = self._dims()
         blas.fill(self.output, 0.0)
         for b in range(self.batch):
@@ -115,6 +203,10 @@ class Convolutional(ParamLayer):
         activations.activate(self.output, self.output.size, self.activation)
 
     def backward(self, net):
+        self._fold = False                               # differentiated: parameters may be edited at will
+        self.params_version += 1
+        if self._last_fast:                              # rebuild Darknet's x / x_norm (and output)
+            self._forward_plain(net)
         cg, h, w, m, k, spatial = self._dims()
         activations.gradient(self.output, self.output.size, self.activation, self.delta)
         if self.batch_normalize:
@@ -141,8 +233,17 @@ class Convolutional(ParamLayer):
                     gemm(True, False, 1.0, wg, d, 0.0, dcol)
                     im2col.col2im(net.workspace, cg, h, w, self.size, self.stride, self.padding, image_delta)
 
+    def update(self, args):
+        super().update(args)
+        self.params_version += 1
+
+    def parameters(self):
+        self.params_version += 1                         # callers may write into what they get
+        return super().parameters()
+
     # ------------------------------------------------------------------ file, summary
     def weight_arrays(self):
+        self.params_version += 1                         # load_weights writes into these
         if self.batch_normalize:
             return [self.biases, self.scales, self.rolling_mean, self.rolling_variance, self.weights]
         return [self.biases, self.weights]

@@ -3,6 +3,8 @@
 Same numbers as Darknet in both modes: padding defaults to size-1, the window origin is
 i*stride - padding//2, out-of-range cells count as -FLT_MAX and ties go to the first maximum.
 The backward adds each output's delta to the input cell that won (the true gradient away from ties).
+Inference with ``net.fast`` (the default) computes the same values without the argmax indexes
+(``pool.maxpool_forward_values``); a backward after such a forward recomputes them first.
 """
 import numpy as np
 
@@ -26,6 +28,7 @@ class MaxPool(Layer):
         super().__init__(batch, in_shape, (c, out_h, out_w), dtype=dtype)   # output, delta: (B, C, OH, OW)
         self.size, self.stride, self.padding = size, stride, padding
         self.indexes = alloc(self.batch * self.outputs, np.int64)          # (B, C, OH, OW) argmax input index
+        self._indexes_stale = False                 # the last forward skipped the indexes
 
     @classmethod
     def from_options(cls, opts, in_shape, net):
@@ -40,12 +43,24 @@ class MaxPool(Layer):
     def forward(self, net):
         c, h, w = self.in_shape
         _, out_h, out_w = self.out_shape
+        if not net.train and getattr(net, "fast", True):
+            pool.maxpool_forward_values(net.input, self.output, self.batch, c, h, w, out_h, out_w,
+                                        self.size, self.stride, self.padding)
+            self._indexes_stale = True
+            return
+        self._indexes_stale = False
         pool.maxpool_forward(net.input, self.output, self.indexes, self.batch, c, h, w, out_h, out_w,
                              self.size, self.stride, self.padding)
 
     def backward(self, net):
         if net.delta is None:                       # first layer of a real training run: nothing below
             return
+        if self._indexes_stale:                     # net.input is still this layer's forward input
+            c, h, w = self.in_shape
+            _, out_h, out_w = self.out_shape
+            pool.maxpool_forward(net.input, self.output, self.indexes, self.batch, c, h, w, out_h, out_w,
+                                 self.size, self.stride, self.padding)
+            self._indexes_stale = False
         c, out_h, out_w = self.out_shape
         pool.maxpool_backward(self.indexes, self.delta, net.delta, self.batch * c, out_h * out_w)
 

@@ -3,7 +3,8 @@
 ``layers=-1,61``: negative values are relative to this layer, others absolute; outputs are
 concatenated in the listed order. Darknet silently gives a 0x0x0 output when spatial sizes differ and
 reads out of bounds for a bad index; both are CfgErrors here. Backward adds each slice of the delta
-into its source layer's delta (Darknet's, exact in both modes).
+into its source layer's delta (Darknet's, exact in both modes). The forward copies in parallel
+chunks (``shape.route_copy_fast``) unless ``net.fast`` is False.
 """
 from ..kernels import shape
 from ..registry import register_layer
@@ -48,8 +49,9 @@ class Route(Layer):
 
     def forward(self, net):
         offset = 0
+        copy = shape.route_copy_fast if getattr(net, "fast", True) else shape.route_copy
         for index, size in zip(self.sources, self.sizes):
-            shape.route_copy(net.layers[index].output, self.output, self.batch, size, offset, self.outputs)
+            copy(net.layers[index].output, self.output, self.batch, size, offset, self.outputs)
             offset += size
 
     def backward(self, net):

@@ -4,6 +4,8 @@
 by -stride: each output cell is scale times the SUM of its block (Darknet's, not a mean); input rows
 and columns past a whole block are ignored. Backward is the transpose of the forward, and accumulates;
 Darknet's downsample backward overwrites net.delta (reproduced in compat).
+The upsample forward uses ``shape.upsample_spread_fast`` (same values, one big row per task) unless
+``net.fast`` is False.
 """
 from ..kernels import shape
 from ..registry import register_layer
@@ -42,6 +44,9 @@ class Upsample(Layer):
         if self.reverse:
             shape.upsample_gather(net.input, self.output, self.batch * c, oh, ow, h, w, self.stride, self.scale,
                                   False)
+        elif getattr(net, "fast", True):
+            shape.upsample_spread_fast(net.input, self.output, self.batch * c, h, w, oh, ow, self.stride,
+                                       self.scale)
         else:
             shape.upsample_spread(net.input, self.output, self.batch * c, h, w, oh, ow, self.stride, self.scale,
                                   False)
