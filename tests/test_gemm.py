@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from darknet_py.kernels import gemm as gemm_module
-from darknet_py.kernels.gemm import GENERATED_BEGIN, GENERATED_END, KC, MC, MR, NC, NR, NR2, gemm
+from darknet_py.kernels.gemm import DIRECT_B_MAX_K, GENERATED_BEGIN, GENERATED_END, KC, MC, MR, NC, NR, NR2, gemm
 
 DTYPES = [np.float32, np.float64]
 CASES = [(False, False), (False, True), (True, False), (True, True)]
@@ -27,6 +27,8 @@ SHAPES = [  # (M, N, K)
     (MC + 9, 169, 70),                  # two row blocks; N = 169 = 5 * 32 + 9 like yolov3-tiny's 13x13
     (11, NC + 45, 9),                   # two column blocks
     (70, 45, 2 * KC + 3),               # three K blocks
+    (MR + 2, 3 * NR + 5, DIRECT_B_MAX_K),        # NN reads B in place up to this k
+    (MR + 2, 3 * NR + 5, DIRECT_B_MAX_K + 1),    # ... and packs it from here on
 ]
 
 
@@ -168,6 +170,21 @@ def test_exact_arithmetic_is_exact_float64():
     expected = 0.25 * c + 0.5 * (a @ b)
     gemm(False, False, 0.5, a, b, 0.25, c)
     np.testing.assert_array_equal(c, expected)
+
+
+@pytest.mark.parametrize("trans_a,trans_b", CASES, ids=["NN", "NT", "TN", "TT"])
+def test_read_only_and_strided_operands(trans_a, trans_b):
+    """A and B are read in place when possible: read-only or non-contiguous arrays must work too."""
+    rng = np.random.default_rng(9)
+    m, n, k = MR * 2, NR + 7, 20
+    a, b, c = _operands(rng, np.float32, trans_a, trans_b, m, n, k)
+    a_wide = np.zeros((a.shape[0], 2 * a.shape[1]), np.float32)
+    a_wide[:, ::2] = a
+    a_strided = a_wide[:, ::2]
+    b.flags.writeable = False
+    ref, _ = _reference(trans_a, trans_b, 1.0, a, b, 0.5, c)
+    gemm(trans_a, trans_b, 1.0, a_strided, b, 0.5, c)
+    np.testing.assert_allclose(c, ref, rtol=1e-4, atol=1e-4)
 
 
 def test_generated_kernels_match_their_generator():

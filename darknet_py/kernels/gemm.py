@@ -61,6 +61,7 @@ NR2 = 16        # columns of the narrow tail kernel
 KC = 256        # depth of a packed block: B micro-panel + A micro-panel stream from L2/L1
 MC = 128        # rows of op(A) packed at once (multiple of MR)
 NC = 1024       # columns of op(B) packed at once (multiple of NR): KC x NC float32 = 1 MiB in L2
+DIRECT_B_MAX_K = 64  # NN with k up to this reads B in place (no packing): see _block
 _IDX = 0xFFFFFFFF   # index mask: proves to LLVM that an index is >= 0 (see module docstring)
 
 
@@ -73,14 +74,14 @@ def _micro_kernel_source(mr, nr, name):
     the SLP vectorizer packs each row's nr scalar accumulators into zmm registers.
     """
     lines = ["@gemm_kernel",
-             f"def {name}(kc, aa, ia, ka, bp, qb, c, i, j, cs):  # generated: _micro_kernel_source({mr}, {nr}, {name!r})",
-             "    ia &= _IDX; ka &= _IDX; qb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702"]
+             f"def {name}(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source({mr}, {nr}, {name!r})",
+             "    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702"]
     for r in range(mr):
         lines.append("    " + "; ".join(f"c{r}_{s} = c[i + {r}, j + {s}] * cs" for s in range(nr))
                      + "  # noqa: E501, E702")
     lines.append("    for p in range(kc):")
-    lines.append("        kp = ka + p")
-    lines.append("        " + "; ".join(f"b{s} = bp[qb, p, {s}]" for s in range(nr)) + "  # noqa: E501, E702")
+    lines.append("        kp = ka + p"); lines.append("        bq = kb + p")
+    lines.append("        " + "; ".join(f"b{s} = bb[bq, jb + {s}]" for s in range(nr)) + "  # noqa: E501, E702")
     for r in range(mr):
         lines.append(f"        a = aa[ia + {r}, kp]")
         lines.append("        " + "; ".join(f"c{r}_{s} += a * b{s}" for s in range(nr)) + "  # noqa: E501, E702")
@@ -98,8 +99,8 @@ GENERATED_END = "# ---- end of generated code ----\n"
 
 
 @gemm_kernel
-def _micro(kc, aa, ia, ka, bp, qb, c, i, j, cs):  # generated: _micro_kernel_source(8, 32, '_micro')
-    ia &= _IDX; ka &= _IDX; qb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
+def _micro(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(8, 32, '_micro')
+    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
     c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs; c0_8 = c[i + 0, j + 8] * cs; c0_9 = c[i + 0, j + 9] * cs; c0_10 = c[i + 0, j + 10] * cs; c0_11 = c[i + 0, j + 11] * cs; c0_12 = c[i + 0, j + 12] * cs; c0_13 = c[i + 0, j + 13] * cs; c0_14 = c[i + 0, j + 14] * cs; c0_15 = c[i + 0, j + 15] * cs; c0_16 = c[i + 0, j + 16] * cs; c0_17 = c[i + 0, j + 17] * cs; c0_18 = c[i + 0, j + 18] * cs; c0_19 = c[i + 0, j + 19] * cs; c0_20 = c[i + 0, j + 20] * cs; c0_21 = c[i + 0, j + 21] * cs; c0_22 = c[i + 0, j + 22] * cs; c0_23 = c[i + 0, j + 23] * cs; c0_24 = c[i + 0, j + 24] * cs; c0_25 = c[i + 0, j + 25] * cs; c0_26 = c[i + 0, j + 26] * cs; c0_27 = c[i + 0, j + 27] * cs; c0_28 = c[i + 0, j + 28] * cs; c0_29 = c[i + 0, j + 29] * cs; c0_30 = c[i + 0, j + 30] * cs; c0_31 = c[i + 0, j + 31] * cs  # noqa: E501, E702
     c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs; c1_8 = c[i + 1, j + 8] * cs; c1_9 = c[i + 1, j + 9] * cs; c1_10 = c[i + 1, j + 10] * cs; c1_11 = c[i + 1, j + 11] * cs; c1_12 = c[i + 1, j + 12] * cs; c1_13 = c[i + 1, j + 13] * cs; c1_14 = c[i + 1, j + 14] * cs; c1_15 = c[i + 1, j + 15] * cs; c1_16 = c[i + 1, j + 16] * cs; c1_17 = c[i + 1, j + 17] * cs; c1_18 = c[i + 1, j + 18] * cs; c1_19 = c[i + 1, j + 19] * cs; c1_20 = c[i + 1, j + 20] * cs; c1_21 = c[i + 1, j + 21] * cs; c1_22 = c[i + 1, j + 22] * cs; c1_23 = c[i + 1, j + 23] * cs; c1_24 = c[i + 1, j + 24] * cs; c1_25 = c[i + 1, j + 25] * cs; c1_26 = c[i + 1, j + 26] * cs; c1_27 = c[i + 1, j + 27] * cs; c1_28 = c[i + 1, j + 28] * cs; c1_29 = c[i + 1, j + 29] * cs; c1_30 = c[i + 1, j + 30] * cs; c1_31 = c[i + 1, j + 31] * cs  # noqa: E501, E702
     c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs; c2_8 = c[i + 2, j + 8] * cs; c2_9 = c[i + 2, j + 9] * cs; c2_10 = c[i + 2, j + 10] * cs; c2_11 = c[i + 2, j + 11] * cs; c2_12 = c[i + 2, j + 12] * cs; c2_13 = c[i + 2, j + 13] * cs; c2_14 = c[i + 2, j + 14] * cs; c2_15 = c[i + 2, j + 15] * cs; c2_16 = c[i + 2, j + 16] * cs; c2_17 = c[i + 2, j + 17] * cs; c2_18 = c[i + 2, j + 18] * cs; c2_19 = c[i + 2, j + 19] * cs; c2_20 = c[i + 2, j + 20] * cs; c2_21 = c[i + 2, j + 21] * cs; c2_22 = c[i + 2, j + 22] * cs; c2_23 = c[i + 2, j + 23] * cs; c2_24 = c[i + 2, j + 24] * cs; c2_25 = c[i + 2, j + 25] * cs; c2_26 = c[i + 2, j + 26] * cs; c2_27 = c[i + 2, j + 27] * cs; c2_28 = c[i + 2, j + 28] * cs; c2_29 = c[i + 2, j + 29] * cs; c2_30 = c[i + 2, j + 30] * cs; c2_31 = c[i + 2, j + 31] * cs  # noqa: E501, E702
@@ -110,7 +111,8 @@ def _micro(kc, aa, ia, ka, bp, qb, c, i, j, cs):  # generated: _micro_kernel_sou
     c7_0 = c[i + 7, j + 0] * cs; c7_1 = c[i + 7, j + 1] * cs; c7_2 = c[i + 7, j + 2] * cs; c7_3 = c[i + 7, j + 3] * cs; c7_4 = c[i + 7, j + 4] * cs; c7_5 = c[i + 7, j + 5] * cs; c7_6 = c[i + 7, j + 6] * cs; c7_7 = c[i + 7, j + 7] * cs; c7_8 = c[i + 7, j + 8] * cs; c7_9 = c[i + 7, j + 9] * cs; c7_10 = c[i + 7, j + 10] * cs; c7_11 = c[i + 7, j + 11] * cs; c7_12 = c[i + 7, j + 12] * cs; c7_13 = c[i + 7, j + 13] * cs; c7_14 = c[i + 7, j + 14] * cs; c7_15 = c[i + 7, j + 15] * cs; c7_16 = c[i + 7, j + 16] * cs; c7_17 = c[i + 7, j + 17] * cs; c7_18 = c[i + 7, j + 18] * cs; c7_19 = c[i + 7, j + 19] * cs; c7_20 = c[i + 7, j + 20] * cs; c7_21 = c[i + 7, j + 21] * cs; c7_22 = c[i + 7, j + 22] * cs; c7_23 = c[i + 7, j + 23] * cs; c7_24 = c[i + 7, j + 24] * cs; c7_25 = c[i + 7, j + 25] * cs; c7_26 = c[i + 7, j + 26] * cs; c7_27 = c[i + 7, j + 27] * cs; c7_28 = c[i + 7, j + 28] * cs; c7_29 = c[i + 7, j + 29] * cs; c7_30 = c[i + 7, j + 30] * cs; c7_31 = c[i + 7, j + 31] * cs  # noqa: E501, E702
     for p in range(kc):
         kp = ka + p
-        b0 = bp[qb, p, 0]; b1 = bp[qb, p, 1]; b2 = bp[qb, p, 2]; b3 = bp[qb, p, 3]; b4 = bp[qb, p, 4]; b5 = bp[qb, p, 5]; b6 = bp[qb, p, 6]; b7 = bp[qb, p, 7]; b8 = bp[qb, p, 8]; b9 = bp[qb, p, 9]; b10 = bp[qb, p, 10]; b11 = bp[qb, p, 11]; b12 = bp[qb, p, 12]; b13 = bp[qb, p, 13]; b14 = bp[qb, p, 14]; b15 = bp[qb, p, 15]; b16 = bp[qb, p, 16]; b17 = bp[qb, p, 17]; b18 = bp[qb, p, 18]; b19 = bp[qb, p, 19]; b20 = bp[qb, p, 20]; b21 = bp[qb, p, 21]; b22 = bp[qb, p, 22]; b23 = bp[qb, p, 23]; b24 = bp[qb, p, 24]; b25 = bp[qb, p, 25]; b26 = bp[qb, p, 26]; b27 = bp[qb, p, 27]; b28 = bp[qb, p, 28]; b29 = bp[qb, p, 29]; b30 = bp[qb, p, 30]; b31 = bp[qb, p, 31]  # noqa: E501, E702
+        bq = kb + p
+        b0 = bb[bq, jb + 0]; b1 = bb[bq, jb + 1]; b2 = bb[bq, jb + 2]; b3 = bb[bq, jb + 3]; b4 = bb[bq, jb + 4]; b5 = bb[bq, jb + 5]; b6 = bb[bq, jb + 6]; b7 = bb[bq, jb + 7]; b8 = bb[bq, jb + 8]; b9 = bb[bq, jb + 9]; b10 = bb[bq, jb + 10]; b11 = bb[bq, jb + 11]; b12 = bb[bq, jb + 12]; b13 = bb[bq, jb + 13]; b14 = bb[bq, jb + 14]; b15 = bb[bq, jb + 15]; b16 = bb[bq, jb + 16]; b17 = bb[bq, jb + 17]; b18 = bb[bq, jb + 18]; b19 = bb[bq, jb + 19]; b20 = bb[bq, jb + 20]; b21 = bb[bq, jb + 21]; b22 = bb[bq, jb + 22]; b23 = bb[bq, jb + 23]; b24 = bb[bq, jb + 24]; b25 = bb[bq, jb + 25]; b26 = bb[bq, jb + 26]; b27 = bb[bq, jb + 27]; b28 = bb[bq, jb + 28]; b29 = bb[bq, jb + 29]; b30 = bb[bq, jb + 30]; b31 = bb[bq, jb + 31]  # noqa: E501, E702
         a = aa[ia + 0, kp]
         c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7; c0_8 += a * b8; c0_9 += a * b9; c0_10 += a * b10; c0_11 += a * b11; c0_12 += a * b12; c0_13 += a * b13; c0_14 += a * b14; c0_15 += a * b15; c0_16 += a * b16; c0_17 += a * b17; c0_18 += a * b18; c0_19 += a * b19; c0_20 += a * b20; c0_21 += a * b21; c0_22 += a * b22; c0_23 += a * b23; c0_24 += a * b24; c0_25 += a * b25; c0_26 += a * b26; c0_27 += a * b27; c0_28 += a * b28; c0_29 += a * b29; c0_30 += a * b30; c0_31 += a * b31  # noqa: E501, E702
         a = aa[ia + 1, kp]
@@ -138,8 +140,8 @@ def _micro(kc, aa, ia, ka, bp, qb, c, i, j, cs):  # generated: _micro_kernel_sou
 
 
 @gemm_kernel
-def _micro_narrow(kc, aa, ia, ka, bp, qb, c, i, j, cs):  # generated: _micro_kernel_source(8, 16, '_micro_narrow')
-    ia &= _IDX; ka &= _IDX; qb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
+def _micro_narrow(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(8, 16, '_micro_narrow')
+    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
     c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs; c0_8 = c[i + 0, j + 8] * cs; c0_9 = c[i + 0, j + 9] * cs; c0_10 = c[i + 0, j + 10] * cs; c0_11 = c[i + 0, j + 11] * cs; c0_12 = c[i + 0, j + 12] * cs; c0_13 = c[i + 0, j + 13] * cs; c0_14 = c[i + 0, j + 14] * cs; c0_15 = c[i + 0, j + 15] * cs  # noqa: E501, E702
     c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs; c1_8 = c[i + 1, j + 8] * cs; c1_9 = c[i + 1, j + 9] * cs; c1_10 = c[i + 1, j + 10] * cs; c1_11 = c[i + 1, j + 11] * cs; c1_12 = c[i + 1, j + 12] * cs; c1_13 = c[i + 1, j + 13] * cs; c1_14 = c[i + 1, j + 14] * cs; c1_15 = c[i + 1, j + 15] * cs  # noqa: E501, E702
     c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs; c2_8 = c[i + 2, j + 8] * cs; c2_9 = c[i + 2, j + 9] * cs; c2_10 = c[i + 2, j + 10] * cs; c2_11 = c[i + 2, j + 11] * cs; c2_12 = c[i + 2, j + 12] * cs; c2_13 = c[i + 2, j + 13] * cs; c2_14 = c[i + 2, j + 14] * cs; c2_15 = c[i + 2, j + 15] * cs  # noqa: E501, E702
@@ -150,7 +152,8 @@ def _micro_narrow(kc, aa, ia, ka, bp, qb, c, i, j, cs):  # generated: _micro_ker
     c7_0 = c[i + 7, j + 0] * cs; c7_1 = c[i + 7, j + 1] * cs; c7_2 = c[i + 7, j + 2] * cs; c7_3 = c[i + 7, j + 3] * cs; c7_4 = c[i + 7, j + 4] * cs; c7_5 = c[i + 7, j + 5] * cs; c7_6 = c[i + 7, j + 6] * cs; c7_7 = c[i + 7, j + 7] * cs; c7_8 = c[i + 7, j + 8] * cs; c7_9 = c[i + 7, j + 9] * cs; c7_10 = c[i + 7, j + 10] * cs; c7_11 = c[i + 7, j + 11] * cs; c7_12 = c[i + 7, j + 12] * cs; c7_13 = c[i + 7, j + 13] * cs; c7_14 = c[i + 7, j + 14] * cs; c7_15 = c[i + 7, j + 15] * cs  # noqa: E501, E702
     for p in range(kc):
         kp = ka + p
-        b0 = bp[qb, p, 0]; b1 = bp[qb, p, 1]; b2 = bp[qb, p, 2]; b3 = bp[qb, p, 3]; b4 = bp[qb, p, 4]; b5 = bp[qb, p, 5]; b6 = bp[qb, p, 6]; b7 = bp[qb, p, 7]; b8 = bp[qb, p, 8]; b9 = bp[qb, p, 9]; b10 = bp[qb, p, 10]; b11 = bp[qb, p, 11]; b12 = bp[qb, p, 12]; b13 = bp[qb, p, 13]; b14 = bp[qb, p, 14]; b15 = bp[qb, p, 15]  # noqa: E501, E702
+        bq = kb + p
+        b0 = bb[bq, jb + 0]; b1 = bb[bq, jb + 1]; b2 = bb[bq, jb + 2]; b3 = bb[bq, jb + 3]; b4 = bb[bq, jb + 4]; b5 = bb[bq, jb + 5]; b6 = bb[bq, jb + 6]; b7 = bb[bq, jb + 7]; b8 = bb[bq, jb + 8]; b9 = bb[bq, jb + 9]; b10 = bb[bq, jb + 10]; b11 = bb[bq, jb + 11]; b12 = bb[bq, jb + 12]; b13 = bb[bq, jb + 13]; b14 = bb[bq, jb + 14]; b15 = bb[bq, jb + 15]  # noqa: E501, E702
         a = aa[ia + 0, kp]
         c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7; c0_8 += a * b8; c0_9 += a * b9; c0_10 += a * b10; c0_11 += a * b11; c0_12 += a * b12; c0_13 += a * b13; c0_14 += a * b14; c0_15 += a * b15  # noqa: E501, E702
         a = aa[ia + 1, kp]
@@ -209,7 +212,10 @@ def _pack_a(trans_a, alpha, a, i0, mc, p0, kc, ap):
 
 @gemm_kernel
 def _pack_b(trans_b, b, p0, kc, j0, nc, bp):
-    """bp[q, p, s] = op(B)[p0 + p, j0 + q*NR + s] for nc columns; columns past nc are zero.
+    """bp[q*kc + p, s] = op(B)[p0 + p, j0 + q*NR + s] for nc columns; columns past nc are zero.
+
+    bp is 2-D (panels * kc, NR): panel q is a contiguous (kc, NR) block, read by the kernel with
+    the same [row, column] indexing as B itself (see ``direct_b`` in _block).
 
     Reads b along its rows (the outer loop walks b's rows, so hardware prefetch streams them).
     """
@@ -225,10 +231,10 @@ def _pack_b(trans_b, b, p0, kc, j0, nc, bp):
                     row = (c0 + s) & _IDX
                     col = p0 & _IDX
                     for p in range(kc):
-                        bp[q, p, s] = b[row, col + p]
+                        bp[q * kc + p, s] = b[row, col + p]
                 else:
                     for p in range(kc):
-                        bp[q, p, s] = zero
+                        bp[q * kc + p, s] = zero
     else:                           # each row of b feeds every panel
         for p in range(kc):
             p &= _IDX
@@ -239,12 +245,12 @@ def _pack_b(trans_b, b, p0, kc, j0, nc, bp):
                 cols = min(NR, j0 + nc - c0)
                 if cols == NR:
                     for s in range(NR):
-                        bp[q, p, s] = b[row, c0 + s]
+                        bp[q * kc + p, s] = b[row, c0 + s]
                 else:
                     for s in range(cols):
-                        bp[q, p, s] = b[row, c0 + s]
+                        bp[q * kc + p, s] = b[row, c0 + s]
                     for s in range(cols, NR):
-                        bp[q, p, s] = zero
+                        bp[q * kc + p, s] = zero
 
 
 @gemm_kernel
@@ -256,7 +262,12 @@ def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, ti
         for pc in range(0, k, KC):
             kc = min(KC, k - pc)
             cs = beta if pc == 0 else one   # Darknet scales C by beta before accumulating
-            _pack_b(trans_b, b, pc, kc, jc, nc, bp)
+            # Small k (16x27x173056: K = 27) reads B in place: then B is read once from memory
+            # and packing would only add a copy. Larger k packs, because a kernel call reading kc
+            # rows of B in place touches kc pages (TLB misses) instead of kc * NR * 4 bytes.
+            direct_b = not trans_b and k <= DIRECT_B_MAX_K
+            if not direct_b:
+                _pack_b(trans_b, b, pc, kc, jc, nc, bp)
             for ic in range(m0, m1, MC):
                 mc = min(MC, m1 - ic)
                 # NN with alpha == 1 reads A in place: A's rows already run along k, and a copy of
@@ -280,16 +291,20 @@ def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, ti
                                 for s in range(nr):
                                     tile[r, s] = c[i + r, j + s]
                             cc, ii, jj = tile, 0, 0
-                        # (separate calls, no `aa = a if direct else ap`: a may be read-only or
-                        # strided, and such types do not unify with the packing buffer's)
-                        if direct and width == NR:
-                            _micro(kc, a, i, pc, bp, jr // NR, cc, ii, jj, cs)
-                        elif direct:
-                            _micro_narrow(kc, a, i, pc, bp, jr // NR, cc, ii, jj, cs)
-                        elif width == NR:
-                            _micro(kc, ap, ir, k0, bp, jr // NR, cc, ii, jj, cs)
+                        if direct:
+                            aa, ia, ka = a, i, pc
                         else:
-                            _micro_narrow(kc, ap, ir, k0, bp, jr // NR, cc, ii, jj, cs)
+                            aa, ia, ka = ap, ir, k0
+                        if direct_b:
+                            bb, kb, jb = b, pc, j
+                        else:
+                            bb, kb, jb = bp, jr // NR * kc, k0
+                        # One call site per kernel: each extra call site of a 600-instruction
+                        # kernel costs seconds of LLVM time at the first compile.
+                        if width == NR:
+                            _micro(kc, aa, ia, ka, bb, kb, jb, cc, ii, jj, cs)
+                        else:
+                            _micro_narrow(kc, aa, ia, ka, bb, kb, jb, cc, ii, jj, cs)
                         if not inside:
                             for r in range(mr):
                                 for s in range(nr):
@@ -327,6 +342,6 @@ def gemm(trans_a, trans_b, alpha, a, b, beta, c):
             m0, m1, n0, n1 = u0 * MR, min(m, u1 * MR), 0, n
         kb = min(k, KC)
         ap = np.empty(((min(MC, m1 - m0) + MR - 1) // MR * MR, kb), dtype=c.dtype)
-        bp = np.empty(((min(NC, n1 - n0) + NR - 1) // NR, kb, NR), dtype=c.dtype)
+        bp = np.empty(((min(NC, n1 - n0) + NR - 1) // NR * kb, NR), dtype=c.dtype)
         tile = np.zeros((MR, NR), dtype=c.dtype)
         _block(trans_a, trans_b, alpha_, a, b, beta_, c, m0, m1, n0, n1, k, ap, bp, tile)
