@@ -195,3 +195,32 @@ def test_generated_kernels_match_their_generator():
     expected = "\n\n" + gemm_module._micro_kernel_source(MR, NR, "_micro") + "\n\n" \
         + gemm_module._micro_kernel_source(MR, NR2, "_micro_narrow") + "\n\n"
     assert text[start:end] == expected, "regenerate: python -c \"...print(_micro_kernel_source(...))\""
+
+
+def test_in_place_b_never_reads_past_its_end():
+    """NN with small k reads B in place, except column tails (packed, else the 32-wide kernel would
+    read past B's last column). B here ends exactly at a PROT_NONE page: a stray read faults."""
+    import ctypes
+    import mmap
+    import sys
+    if not sys.platform.startswith("linux"):
+        pytest.skip("needs mprotect")
+    page = mmap.PAGESIZE
+    region = mmap.mmap(-1, 2 * page)
+    words = np.frombuffer(region, np.float32)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    guard = words.ctypes.data + page
+    assert libc.mprotect(guard, page, 0) == 0          # PROT_NONE
+    try:
+        m, n, k = MR, NR + 5, 3
+        rng = np.random.default_rng(4)
+        a = rng.standard_normal((m, k)).astype(np.float32)
+        b = words[page // 4 - k * n:page // 4].reshape(k, n)
+        b[...] = rng.standard_normal((k, n))
+        c = np.zeros((m, n), np.float32)
+        ref, _ = _reference(False, False, 1.0, a, b, 0.0, c)
+        gemm(False, False, 1.0, a, b, 0.0, c)
+        np.testing.assert_allclose(c, ref, rtol=1e-5, atol=1e-5)
+    finally:
+        libc.mprotect(guard, page, 3)                   # PROT_READ | PROT_WRITE

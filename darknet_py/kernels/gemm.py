@@ -16,20 +16,29 @@ How it is fast (GotoBLAS/BLIS structure; PERFORMANCE.md has the measurements and
 
 * Register tile: the micro-kernel ``_micro`` keeps an MR x NR = 8 x 32 block of C in 256 scalar
   locals, which LLVM's SLP vectorizer turns into 16 zmm accumulators (2 per row of 32 float32). Each
-  step of k loads 2 vectors of packed B, broadcasts 8 values of packed A and issues 16 FMAs: enough
-  independent accumulators to cover the FMA latency on both FMA ports, and few enough loads per FMA.
+  step of k loads 2 vectors of B, broadcasts 8 values of A and issues 16 FMAs: enough independent
+  accumulators to cover the FMA latency on both FMA ports, and few enough loads per FMA.
   Numba has no SIMD types and no noalias on array arguments, so an array accumulator would be
   reloaded and stored every k step; scalars are the only way to hold the tile in registers. The
   kernel's text is therefore generated (``_micro_kernel_source``; tests check that it is in sync).
   A second, 8 x 16 kernel serves column tails of 16 or fewer (N = 169 = 5*32 + 9 wastes 12% of the
-  work with a 32-wide tail, 4% with a 16-wide one).
-* Packing: op(A) is copied, times alpha, into MR-row micro-panels ``ap[q, p, 0:MR]`` and op(B) into
-  NR-column micro-panels ``bp[q, p, 0:NR]``, both zero-padded at the edges. The kernel then reads
-  both with unit stride whatever the transpose case, so one kernel serves NN, NT, TN and TT (only the
-  packing loops differ, and transposed packing is a strided gather done once per block).
+  work with a 32-wide tail, 4% with a 16-wide one). Cold compile: ~12 s per dtype, most of it the
+  8 x 32 kernel; each kernel has a single call site, because every extra one costs LLVM seconds.
+* Packing: the kernel reads A as rows along k (``aa[ia + r, ka + p]``) and B as rows along n
+  (``bb[kb + p, jb + s]``), either in place or from a packed copy of the same shape:
+  - op(A) is packed (times alpha) into a row-major MC x KC block for TN/TT and when alpha != 1.
+    NN with alpha == 1 (every forward convolution) reads A in place: its rows already run along k,
+    and with N = 169 a packed copy would be read only 6 times, so packing cost ~10%.
+  - op(B) is packed into NR-column micro-panels stacked as rows (panel q = rows q*kc .. q*kc+kc-1 of
+    a (panels*kc, NR) array), zero-padded past N: each kernel call then streams one contiguous
+    32 KiB panel instead of touching kc different pages of B. NN with k <= DIRECT_B_MAX_K reads B in
+    place (16x27x173056: B is streamed once from memory and a copy would only add traffic).
+  One kernel therefore serves NN, NT, TN and TT; only the packing loops differ, and a transposed
+  pack is a strided gather done once per block (the outer loop walks rows of the source).
 * Blocking (loops jc -> pc -> pack B -> ic -> pack A -> ir -> jr -> kernel): a KC x NC block of B
-  (256 x 1024 float32 = 1 MiB) stays in the 2 MiB L2 while every MR x KC micro-panel of A (8 KiB)
-  is reused from L1 across it. C tiles are read and written once per KC block.
+  (256 x 1024 float32 = 1 MiB) stays in the 2 MiB L2 while each MR x KC sliver of A (8 KiB) is
+  reused from L1 across it. C tiles are read and written once per KC block, and beta is applied on
+  the first KC block's read (no separate pass over C).
 * Edges: tiles that stick out of C are copied into a zero-padded MR x NR scratch tile, run through
   the same kernel and copied back, so the kernel never needs bounds.
 * Threads: C is split into ``numba.get_num_threads()`` slabs (columns when N >= M, else rows) on
@@ -42,7 +51,8 @@ How it is fast (GotoBLAS/BLIS structure; PERFORMANCE.md has the measurements and
 Scratch memory: each task allocates its packing buffers once per call with np.empty, bounded by the
 block sizes (at most (MC + NC) * KC + MR * NR elements, about 1.2 MiB for float32) whatever the
 size of the product; there is no allocation inside the loops. This keeps the public API unchanged
-(no buffers to pass in) at the cost of two small allocations per task per call (~1 us).
+(no buffers to pass in) at the cost of three small allocations per task per call (~1 us; glibc
+reuses the same blocks call after call).
 
 float64 (finite-difference gradient checks) runs the same code: correct, not tuned (the 8 x 32 tile
 of doubles needs 32 zmm registers, so it spills). All kernels live in this one module because
@@ -295,8 +305,11 @@ def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, ti
                             aa, ia, ka = a, i, pc
                         else:
                             aa, ia, ka = ap, ir, k0
-                        if direct_b:
+                        if direct_b and nr == width:
                             bb, kb, jb = b, pc, j
+                        elif direct_b:      # the kernel would read past B's last column: pack it
+                            _pack_b(trans_b, b, pc, kc, j, nr, bp)
+                            bb, kb, jb = bp, k0, k0
                         else:
                             bb, kb, jb = bp, jr // NR * kc, k0
                         # One call site per kernel: each extra call site of a 600-instruction
