@@ -215,7 +215,7 @@ def worker_darknet(a):
     np.savez(os.path.join(a.tmp, "darknet_out.npz"),
              **{f"l{i}": net.layers[i].output_array() for i in keep})
     emit({"first_forward_s": first_s, "forward_ms": [1e3 * s for s in totals],
-          "layer_ms": [1e3 * median(v) for v in per_layer], "rss_mib": max_rss_mib(),
+          "layer_runs_ms": [[1e3 * t for t in v] for v in per_layer], "rss_mib": max_rss_mib(),
           "numba_threads": numba.get_num_threads(), "threading_layer": numba.threading_layer()})
 
 
@@ -476,13 +476,17 @@ def machine_info():
             info[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             pass
-    try:
+    if os.environ.get("DARKNET_BENCH_COMMIT"):      # benchmarking an exported tree (git archive)
+        info["commit"] = os.environ["DARKNET_BENCH_COMMIT"]
+        info["darknet_py_dirty"] = False
+    else:
+      try:
         info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                         text=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "darknet_py"], cwd=ROOT,
                                capture_output=True, text=True).stdout.strip()
         info["darknet_py_dirty"] = bool(dirty)
-    except OSError:
+      except OSError:
         pass
     info["loadavg_start"] = list(os.getloadavg())
     for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
@@ -541,7 +545,40 @@ def orchestrate(args):
             res["compile"] = comp
         # ---- darknet_py inference (warm cache when compile was measured)
         dcache = None if args.no_compile else cache
-        d, _ = spawn(args, "darknet", tmp, cache_dir=dcache)
+        d = None
+        ref_runs = {}
+        avail = {"opencv": have("cv2"), "torch_eager": have("torch"), "torch_folded_cl": have("torch")}
+        for _ in range(args.rounds):        # contenders alternate, so drift in the machine's load hits all
+            r, _ = spawn(args, "darknet", tmp, cache_dir=dcache)
+            if d is None:
+                d = r
+            else:
+                d["forward_ms"] += r["forward_ms"]
+                d["rss_mib"] = max(d["rss_mib"], r["rss_mib"])
+                for acc, more in zip(d["layer_runs_ms"], r["layer_runs_ms"]):
+                    acc += more
+            if args.no_references:
+                continue
+            for name in CONTENDERS:
+                if name in ref_runs and "skipped" in ref_runs[name]:
+                    continue
+                if not avail[name]:
+                    ref_runs[name] = {"skipped": "not installed"}
+                    continue
+                if name.startswith("torch") and spec["unsupported"]:
+                    ref_runs[name] = {"skipped": "unsupported: " + "; ".join(spec["unsupported"])}
+                    continue
+                try:
+                    r, _ = spawn(args, name, tmp)
+                except WorkerFailed as e:
+                    ref_runs[name] = {"skipped": str(e)}
+                    continue
+                if name in ref_runs:
+                    ref_runs[name]["forward_ms"] += r["forward_ms"]
+                    ref_runs[name]["rss_mib"] = max(ref_runs[name]["rss_mib"], r["rss_mib"])
+                else:
+                    ref_runs[name] = r
+        d["layer_ms"] = [median(v) for v in d["layer_runs_ms"]]
         flops = spec["flops_per_image"] * spec["batch"]
         med = median(d["forward_ms"])
         res["darknet_py"] = dict(summarize(d["forward_ms"]), rss_mib=d["rss_mib"],
@@ -576,30 +613,25 @@ def orchestrate(args):
             with open(gj) as f:
                 res["gemm"] = json.load(f)
 
-        # ---- references
+        # ---- references (timed above, alternating with darknet_py)
         refs = {}
-        if not args.no_references:
-            avail = {"opencv": have("cv2"), "torch_eager": have("torch"), "torch_folded_cl": have("torch")}
-            for name in CONTENDERS:
-                if not avail[name]:
-                    refs[name] = {"skipped": "not installed"}
-                    continue
-                if name.startswith("torch") and spec["unsupported"]:
-                    refs[name] = {"skipped": "unsupported: " + "; ".join(spec["unsupported"])}
-                    continue
-                try:
-                    r, _ = spawn(args, name, tmp)
-                except WorkerFailed as e:
-                    refs[name] = {"skipped": str(e)}
-                    continue
-                m = median(r["forward_ms"])
-                refs[name] = dict(summarize(r["forward_ms"]), rss_mib=r["rss_mib"], version=r["version"],
-                                  threads=r["threads"], gflops=flops / m / 1e6,
-                                  pct_peak=100 * flops / m / 1e6 / peak["used"],
-                                  darknet_py_over_this=med / m, diff=r["diff"],
-                                  max_abs_diff=max((x["max_abs_diff"] for x in r["diff"]), default=None))
-                if "compared" in r:
-                    refs[name]["compared_opencv_layers"] = r["compared"]
+        for name in CONTENDERS:
+            r = ref_runs.get(name)
+            if r is None:
+                continue
+            if "skipped" in r:
+                refs[name] = r
+                continue
+            m = median(r["forward_ms"])
+            refs[name] = dict(summarize(r["forward_ms"]), rss_mib=r["rss_mib"], version=r["version"],
+                              threads=r["threads"], gflops=flops / m / 1e6,
+                              pct_peak=100 * flops / m / 1e6 / peak["used"],
+                              darknet_py_over_this=med / m,
+                              darknet_py_over_this_min=res["darknet_py"]["min_ms"] / min(r["forward_ms"]),
+                              diff=r["diff"],
+                              max_abs_diff=max((x["max_abs_diff"] for x in r["diff"]), default=None))
+            if "compared" in r:
+                refs[name]["compared_opencv_layers"] = r["compared"]
         res["references"] = refs
     res["machine"]["loadavg_end"] = list(os.getloadavg())
     report(res, log)
@@ -660,23 +692,25 @@ def report(res, log):
     if "gemm" in res:
         g = res["gemm"]
         log(f"\n## gemm vs numpy ({g['blas']}; {g['env']}; {g['threads']} threads, {g['dtype']} {g['trans']})")
-        h = f"{'M x K x N':<18} {'numba ms':>9} {'numpy ms':>9} {'numba GF':>9} {'numpy GF':>9} {'ratio':>6} {'%peak':>6}"
+        h = (f"{'M x K x N':<18} {'numba ms':>9} {'numpy ms':>9} {'numba GF':>9} {'numpy GF':>9} {'ratio':>6} "
+             f"{'best/best':>9} {'%peak':>6}")
         log(h)
         log("-" * len(h))
         for r in g["rows"]:
             log(f"{'%dx%dx%d' % (r['m'], r['k'], r['n']):<18} {r['numba_ms']:>9.3f} {r['numpy_ms']:>9.3f} "
                 f"{r['numba_gflops']:>9.1f} {r['numpy_gflops']:>9.1f} {100 * r['ratio']:>5.0f}% "
+                f"{100 * r.get('best_ratio', float('nan')):>8.0f}% "
                 f"{100 * r['numba_gflops'] / pk['used']:>5.1f}%")
         log(f"median ratio {100 * g['median_ratio']:.0f}%, worst {100 * g['worst_ratio']:.0f}% (ratio = numpy ms / numba ms)")
     refs = res.get("references", {})
     if refs:
         log("\n## same cfg, same weights, same input: inference forward, median of %d runs" % res["args"]["runs"])
-        h = (f"{'contender':<36} {'ms':>9} {'GFLOPS':>7} {'%peak':>6} {'RSS MiB':>8} {'darknet_py/this':>15} "
-             f"{'max abs diff':>12}")
+        h = (f"{'contender':<36} {'median ms':>9} {'min ms':>8} {'GFLOPS':>7} {'%peak':>6} {'RSS MiB':>8} "
+             f"{'darknet_py/this':>15} {'(mins)':>6} {'max abs diff':>12}")
         log(h)
         log("-" * len(h))
-        log(f"{TITLES['darknet_py']:<36} {d['median_ms']:>9.2f} {d['gflops']:>7.1f} {d['pct_peak']:>5.1f}% "
-            f"{d['rss_mib']:>8.0f} {1.0:>15.2f} {'-':>12}")
+        log(f"{TITLES['darknet_py']:<36} {d['median_ms']:>9.2f} {d['min_ms']:>8.2f} {d['gflops']:>7.1f} "
+            f"{d['pct_peak']:>5.1f}% {d['rss_mib']:>8.0f} {1.0:>15.2f} {1.0:>6.2f} {'-':>12}")
         for name in CONTENDERS:
             r = refs.get(name)
             if r is None:
@@ -685,8 +719,9 @@ def report(res, log):
                 log(f"{TITLES[name]:<36} skipped: {r['skipped']}")
                 continue
             diff = r["max_abs_diff"]
-            log(f"{TITLES[name]:<36} {r['median_ms']:>9.2f} {r['gflops']:>7.1f} {r['pct_peak']:>5.1f}% "
-                f"{r['rss_mib']:>8.0f} {r['darknet_py_over_this']:>15.2f} "
+            log(f"{TITLES[name]:<36} {r['median_ms']:>9.2f} {r['min_ms']:>8.2f} {r['gflops']:>7.1f} "
+                f"{r['pct_peak']:>5.1f}% {r['rss_mib']:>8.0f} {r['darknet_py_over_this']:>15.2f} "
+                f"{r['darknet_py_over_this_min']:>6.2f} "
                 f"{diff if diff is not None else float('nan'):>12.2e}")
         for name in CONTENDERS:
             r = refs.get(name, {})
@@ -694,7 +729,8 @@ def report(res, log):
                 log(f"  {name}: layer {x['layer']} max abs diff {x['max_abs_diff']:.3e} (max |darknet_py| "
                     f"{x['max_abs_ref']:.3g})" + (f" [OpenCV layers {', '.join(r['compared_opencv_layers'])}]"
                                                   if name == "opencv" and x is r["diff"][0] else ""))
-        log("darknet_py/this = darknet_py's median time / the contender's: how many times faster the contender is")
+        log("darknet_py/this = darknet_py's median time / the contender's (how many times faster the contender "
+            "is); (mins) = the same with the fastest runs, less sensitive to other load on the machine")
 
 
 def parse_args(argv=None):
@@ -705,6 +741,8 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=2, help="threads for every contender (default 2)")
     p.add_argument("--runs", type=int, default=7, help="timed runs per measurement (>= 5 for figures; default 7)")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs before timing (default 2)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="inference processes per contender, alternating (timings pooled; default 1)")
     p.add_argument("--train", action="store_true", help="also time forward+backward+update of a training batch")
     p.add_argument("--json", metavar="PATH", help="write every figure as JSON")
     p.add_argument("--no-references", action="store_true", help="skip OpenCV and PyTorch")
@@ -718,7 +756,7 @@ def parse_args(argv=None):
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--tmp", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.runs < 1 or args.warmup < 0 or args.batch < 1 or args.threads < 1:
+    if args.runs < 1 or args.warmup < 0 or args.batch < 1 or args.threads < 1 or args.rounds < 1:
         p.error("--runs, --batch and --threads must be >= 1, --warmup >= 0")
     return args
 
