@@ -65,10 +65,10 @@ from numba.np.ufunc.parallel import _iget_num_threads
 
 from ._jit import gemm_kernel, parallel_gemm_kernel, prange
 
-MR = 8          # rows of the register tile (broadcast values of packed A)
+MR = 8          # rows of the register tile (broadcast values of A)
 NR = 32         # columns of the register tile (2 zmm of float32)
 NR2 = 16        # columns of the narrow tail kernel
-KC = 256        # depth of a packed block: B micro-panel + A micro-panel stream from L2/L1
+KC = 256        # depth of a block: C tiles are read/written once per KC steps of k
 MC = 128        # rows of op(A) packed at once (multiple of MR)
 NC = 1024       # columns of op(B) packed at once (multiple of NR): KC x NC float32 = 1 MiB in L2
 DIRECT_B_MAX_K = 64  # NN with k up to this reads B in place (no packing): see _block
@@ -76,12 +76,14 @@ _IDX = 0xFFFFFFFF   # index mask: proves to LLVM that an index is >= 0 (see modu
 
 
 def _micro_kernel_source(mr, nr, name):
-    """Text of the generated register-tile kernel ``name``.
+    """Text of the generated register-tile kernel ``name``:
 
-    C[i:i+mr, j:j+nr] = cs * C[i:i+mr, j:j+nr] + A2[ia:ia+mr, ka:ka+kc] @ bp[qb][:kc, :nr], where A2
-    is alpha * op(A) with rows along k: either A itself (NN, alpha == 1) or a packed copy, and bp[qb]
-    is a packed (KC, NR) micro-panel of op(B). One statement per element, no loops over the tile:
-    the SLP vectorizer packs each row's nr scalar accumulators into zmm registers.
+        C[i:i+mr, j:j+nr] = cs * C[i:i+mr, j:j+nr] + aa[ia:ia+mr, ka:ka+kc] @ bb[kb:kb+kc, jb:jb+nr]
+
+    aa is alpha * op(A) with rows along k (A itself for NN with alpha == 1, else a packed block);
+    bb is op(B) with rows along k (B itself for NN with small k, else a packed micro-panel). The
+    k-loop is sequential and each step is one FMA per element (Darknet's order). One statement per
+    element, no loop over the tile: the SLP vectorizer packs each row's nr scalars into zmm registers.
     """
     lines = ["@gemm_kernel",
              f"def {name}(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source({mr}, {nr}, {name!r})",
@@ -90,7 +92,8 @@ def _micro_kernel_source(mr, nr, name):
         lines.append("    " + "; ".join(f"c{r}_{s} = c[i + {r}, j + {s}] * cs" for s in range(nr))
                      + "  # noqa: E501, E702")
     lines.append("    for p in range(kc):")
-    lines.append("        kp = ka + p"); lines.append("        bq = kb + p")
+    lines.append("        kp = ka + p")
+    lines.append("        bq = kb + p")
     lines.append("        " + "; ".join(f"b{s} = bb[bq, jb + {s}]" for s in range(nr)) + "  # noqa: E501, E702")
     for r in range(mr):
         lines.append(f"        a = aa[ia + {r}, kp]")
