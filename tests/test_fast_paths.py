@@ -3,7 +3,8 @@
 The switch: ``net.fast = False`` (an attribute of the Network, True when absent) makes every layer
 take its plain path: Darknet's sequence of passes (fill, im2col, gemm, batch norm, bias, activation
 for [convolutional]; the argmax-tracking maxpool; the per-item route copy; the dividing upsample).
-Training forwards always take the plain path. Fast paths that only reorganise loops (im2col,
+Training forwards always take the plain path. ``net.fold_batchnorm = True`` (off by default) folds
+batch norm into a separate weights buffer; both settings are compared with the plain path. Fast paths that only reorganise loops (im2col,
 maxpool, upsample, route) must give bitwise the same values; the conv epilogue and the folded batch
 norm change the rounding, so they are compared with a tolerance of a few float roundings.
 No timings here: tools/profile_forward.py measures them.
@@ -70,9 +71,12 @@ def assert_near(fast, plain, dtype, what=""):
     np.testing.assert_allclose(fast[ok], plain[ok], err_msg=what, **TOL[dtype])
 
 
-def conv_net(dtype, batch=1, c=3, h=7, w=9, f=5, size=3, stride=1, padding=1, groups=1, act="leaky", bn=1):
-    return build(NET.format(batch=batch, c=c, h=h, w=w) + CONV.format(
+def conv_net(dtype, batch=1, c=3, h=7, w=9, f=5, size=3, stride=1, padding=1, groups=1, act="leaky", bn=1,
+             fold=True):
+    net = build(NET.format(batch=batch, c=c, h=h, w=w) + CONV.format(
         f=f, size=size, stride=stride, padding=padding, groups=groups, act=act, bn=bn), dtype)
+    net.fold_batchnorm = fold
+    return net
 
 
 SHAPES = [
@@ -94,11 +98,11 @@ SHAPES = [
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("bn", [0, 1])
+@pytest.mark.parametrize("bn,fold", [(0, False), (1, False), (1, True)], ids=["bias", "bn-fused", "bn-folded"])
 @pytest.mark.parametrize("kw", SHAPES, ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()) or "3x3")
-def test_conv_fast_equals_plain(kw, bn, dtype):
+def test_conv_fast_equals_plain(kw, bn, fold, dtype):
     rng = np.random.default_rng(len(str(kw)) + bn)
-    net = conv_net(dtype, bn=bn, **kw)
+    net = conv_net(dtype, bn=bn, fold=fold, **kw)
     randomize(net, rng)
     x = rng.normal(0, 1, (net.batch,) + tuple(net.input_shape)).astype(dtype)
     fast, plain = forward_both(net, x)
@@ -108,22 +112,23 @@ def test_conv_fast_equals_plain(kw, bn, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-@pytest.mark.parametrize("bn", [0, 1])
+@pytest.mark.parametrize("bn,fold", [(0, False), (1, False), (1, True)], ids=["bias", "bn-fused", "bn-folded"])
 @pytest.mark.parametrize("act", sorted(ACTIVATIONS))
-def test_fused_epilogue_every_activation(act, bn, dtype):
+def test_fused_epilogue_every_activation(act, bn, fold, dtype):
     rng = np.random.default_rng(7)
-    net = conv_net(dtype, batch=2, act=act, bn=bn, stride=2)
+    net = conv_net(dtype, batch=2, act=act, bn=bn, stride=2, fold=fold)
     randomize(net, rng)
     x = rng.normal(0, 2, (net.batch,) + tuple(net.input_shape)).astype(dtype)
     fast, plain = forward_both(net, x)
     assert_near(fast, plain, dtype, act)
 
 
+@pytest.mark.parametrize("fold", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-def test_nan_output_is_zeroed_before_the_next_gemm(dtype):
+def test_nan_output_is_zeroed_before_the_next_gemm(dtype, fold):
     """gemm keeps NaN * 0 = NaN in C (beta = 0): a NaN left by one forward must not leak into the next."""
     rng = np.random.default_rng(3)
-    net = conv_net(dtype, bn=1)
+    net = conv_net(dtype, bn=1, fold=fold)
     randomize(net, rng)
     x = rng.normal(0, 1, (1,) + tuple(net.input_shape)).astype(dtype)
     bad = x.copy()
@@ -152,7 +157,7 @@ def test_folded_weights_follow_parameter_changes(dtype, tmp_path):
         assert_near(fast, plain, dtype, what)
 
     check("first")
-    assert layer._fold
+    assert layer._fold and layer._folded_version == layer.params_version   # it did fold
     for name in ("scales", "biases", "rolling_mean", "rolling_variance"):   # seen by the O(n) comparison
         getattr(layer, name)[1] += 0.25
         check(f"{name} edited in place")
@@ -170,9 +175,10 @@ def test_folded_weights_follow_parameter_changes(dtype, tmp_path):
     check("after a training forward")
 
 
+@pytest.mark.parametrize("fold", [False, True])
 @pytest.mark.parametrize("compat", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-def test_backward_after_fast_forward_equals_plain(dtype, compat):
+def test_backward_after_fast_forward_equals_plain(dtype, compat, fold):
     """A backward after an inference forward sees Darknet's buffers (x, x_norm, maxpool indexes)."""
     text = NET.format(batch=2, c=3, h=9, w=7) + CONV.format(
         f=4, size=3, stride=1, padding=1, groups=1, act="leaky", bn=1) + """
@@ -187,7 +193,7 @@ stride=2
         randomize(net, rng)
         x = rng.normal(0, 1, (net.batch,) + tuple(net.input_shape)).astype(dtype)
         r = rng.normal(0, 1, net.layers[-1].outputs * net.batch).astype(dtype)
-        net.fast = fast
+        net.fast, net.fold_batchnorm = fast, fold
         net.forward(x)
         dx = net.backward(r).copy()
         grads = [g.copy() for l in net.layers for _, _, g in l.parameters()]
@@ -203,7 +209,7 @@ stride=2
 def test_unfolded_fused_path_after_backward_follows_weights():
     """After backward the layer stops folding: in-place weight edits are seen without params_changed()."""
     rng = np.random.default_rng(6)
-    net = conv_net(np.float64, bn=1)
+    net = conv_net(np.float64, bn=1, fold=True)
     randomize(net, rng)
     x = rng.normal(0, 1, (1,) + tuple(net.input_shape))
     net.forward(x)
@@ -279,12 +285,14 @@ def test_route_copy_fast_equals_plain(batch, size, offset, stride):
 
 # ---------------------------------------------------------------- a whole network
 
+@pytest.mark.parametrize("fold", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
-def test_yolov3_tiny_fast_equals_plain(dtype):
+def test_yolov3_tiny_fast_equals_plain(dtype, fold):
     from pathlib import Path
     text = (Path(__file__).resolve().parents[1] / "cfg" / "yolov3-tiny.cfg").read_text()
     text = text.replace("width=416", "width=96").replace("height=416", "height=64")
     net = build(text, dtype)
+    net.fold_batchnorm = fold
     rng = np.random.default_rng(8)
     randomize(net, rng)
     for layer in net.layers:                            # keep activations O(1) through 13 convs

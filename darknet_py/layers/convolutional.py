@@ -17,10 +17,14 @@ forces the plain path above, which is Darknet's sequence of passes):
 * im2col only when needed (``im2col_fast``: bounds found once per row, contiguous copies);
 * gemm with beta = 0 into the output, which is zero-filled first only when the last forward left a
   NaN/Inf in it (gemm keeps Darknet's C *= beta, and NaN * 0 is NaN);
-* batch norm folded into a separate buffer of weights, W' = W * a (a = scale / (sqrt(var) + 1e-6)),
-  allocated at build time and recomputed lazily (below), so the epilogue is act(x + b) with
-  b = bias - mean * a; bias + activation (and, unfolded, the batch-norm scale) run as ONE parallel
-  pass over the output (``activations.scale_bias_activate``).
+* batch norm, bias and activation as ONE parallel pass over the output, y = act(x*a[c] + b[c]) with
+  a = scale / (sqrt(var) + 1e-6) and b = bias - mean * a recomputed every forward (O(filters))
+  (``activations.scale_bias_activate``);
+* with ``net.fold_batchnorm = True`` (off by default), batch norm folded into a separate buffer of
+  weights W' = W * a, allocated at build time and recomputed lazily (below); the epilogue is then
+  act(x + b). Measured on yolov3-tiny 416 (2 threads): folding buys nothing over the fused scale
+  (the multiply is free in a memory-bound pass) and its buffer costs 33 MB of resident memory (the
+  issue's budget is 250 MB), hence opt-in.
 The folded weights are recomputed when the per-channel coefficients (from scales, biases and the
 rolling statistics, compared every forward: O(filters)) changed, or when ``params_version`` moved:
 update(), a training forward, weight_arrays() (load/save), parameters() and ``params_changed()``
@@ -80,6 +84,7 @@ class Convolutional(ParamLayer):
         self.infer_bias = self.alloc(filters)            # (n,) b = bias - rolling mean * a
         self.folded_scale = self.alloc(filters)          # (n,) the a the folded weights were made with
         self.folded_weights = self.alloc(nweights) if batch_normalize else None   # like weights: W * a
+        #   (np.zeros: its pages cost no memory until net.fold_batchnorm makes the first fold)
         self.params_version = 0                          # bumped whenever the parameters may have changed
         self._folded_version = -1                        # params_version the folded weights belong to
         self._fold = True                                # False once backward ran (module docstring)
@@ -142,9 +147,11 @@ class Convolutional(ParamLayer):
         if self.batch_normalize:
             bn.inference_coefficients(self.scales, self.biases, self.rolling_mean, self.rolling_variance,
                                       self.infer_scale, self.infer_bias, self.n)
-            weights, use_scales = self._folded(), False
-            if weights is None:                          # not folding: the epilogue scales
-                weights, use_scales = self.weights, True
+            weights, use_scales = self.weights, True     # the epilogue scales: x*a + b
+            if getattr(net, "fold_batchnorm", False):
+                folded = self._folded()
+                if folded is not None:
+                    weights, use_scales = folded, False
         else:
             weights, use_scales = self.weights, False
         bias = self.infer_bias if self.batch_normalize else self.biases
