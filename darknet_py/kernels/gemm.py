@@ -59,11 +59,15 @@ of doubles needs 32 zmm registers, so it spills). All kernels live in this one m
 Numba's on-disk cache is keyed per file.
 """
 import numpy as np
-# numba.get_num_threads() reaches the threading layer through a ctypes pointer, which makes any
-# caller uncachable ("dynamic globals"); this intrinsic calls the same C function by symbol name.
-from numba.np.ufunc.parallel import _iget_num_threads
 
 from ._jit import gemm_kernel, parallel_gemm_kernel, prange
+
+try:
+    # numba.get_num_threads() reaches the threading layer through a ctypes pointer, which makes
+    # any caller uncachable ("dynamic globals"); this intrinsic calls the same C function by symbol.
+    from numba.np.ufunc.parallel import _iget_num_threads
+except ImportError:     # pragma: no cover - a numba without the private intrinsic: correct, uncached
+    from numba import get_num_threads as _iget_num_threads
 
 MR = 8          # rows of the register tile (broadcast values of A)
 NR = 32         # columns of the register tile (2 zmm of float32)
