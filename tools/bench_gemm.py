@@ -168,6 +168,9 @@ def main(argv=None):
         print("%-20s %10.3f %10.3f %10.1f %10.1f %6.0f%% %9.0f%%" % (
             "%dx%dx%d" % (m, k, n_), ms_nb, ms_np, row["numba_gflops"], row["numpy_gflops"],
             100 * row["ratio"], 100 * best_ratio))
+    bad = [r for r in rows if not r["max_rel_err"] < 1e-3]
+    for r in bad:
+        print("WRONG RESULT: %dx%dx%d max relative error %g" % (r["m"], r["k"], r["n"], r["max_rel_err"]))
     ratios = [r["ratio"] for r in rows]
     worst = min(rows, key=lambda r: r["ratio"])
     print("-" * len(header))
@@ -180,7 +183,7 @@ def main(argv=None):
                            env=env_notes, numba=numba.__version__, numpy=np.__version__,
                            first_call_s=first_call_s, rows=rows, median_ratio=_median(ratios),
                            worst_ratio=worst["ratio"]), f, indent=1)
-    return 0
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
