@@ -1,8 +1,10 @@
 """gemm against a float64 numpy reference: four transpose cases, odd shapes, alpha/beta, both dtypes.
 
 Shapes are chosen to straddle every blocking boundary of the kernel (MR x NR register tile, the
-narrow NR2 tail, KC, MC, NC) while keeping each product small; the whole file compiles gemm once
-per dtype (cached on disk afterwards).
+narrow NR2 tail, KC, MC, NC, in-place versus packed A and B) while keeping each product small. The
+file compiles gemm three times (float32, float64, and read-only/strided float32 operands: ~12 s
+each when cold, then loaded from numba's on-disk cache). No timing assertions: see
+tools/bench_gemm.py for speed.
 """
 import inspect
 
