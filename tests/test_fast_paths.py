@@ -234,8 +234,13 @@ def test_im2col_fast_equals_im2col(c, h, w, k, s, p, dtype):
     a = np.full(c * k * k * oh * ow, 7, dtype)
     b = a.copy()
     im2col.im2col(im, c, h, w, k, s, p, a)
-    im2col.im2col_fast(im, c, h, w, k, s, p, b)
+    im2col.im2col_fast(im, c, h, w, k, s, p, 0, oh, b)
     np.testing.assert_array_equal(a, b)
+    full = a.reshape(c * k * k, oh, ow)
+    for oy0, oy1 in [(0, 1), (oh // 2, oh), (oh - 1, oh), (1, max(1, oh - 1))]:     # strips of output rows
+        strip = np.full(c * k * k * (oy1 - oy0) * ow, 7, dtype)
+        im2col.im2col_fast(im, c, h, w, k, s, p, oy0, oy1, strip)
+        np.testing.assert_array_equal(strip.reshape(c * k * k, oy1 - oy0, ow), full[:, oy0:oy1])
 
 
 POOLS = [(1, 3, 8, 8, 2, 2, 1), (2, 3, 7, 9, 2, 2, 1), (1, 4, 13, 13, 2, 1, 1), (2, 3, 7, 9, 3, 2, 2),
@@ -308,3 +313,32 @@ def test_yolov3_tiny_fast_equals_plain(dtype, fold):
         scale = max(1.0, float(np.abs(layer.output).max()))
         np.testing.assert_allclose(fast, layer.output, rtol=TOL[dtype]["rtol"] * 10,
                                    atol=TOL[dtype]["atol"] * 10 * scale, err_msg=f"layer {layer.index}")
+
+
+# ---------------------------------------------------------------- strips (large column matrices)
+
+@pytest.mark.parametrize("strip", [1, 700], ids=["1 row", "a few rows"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("fold", [False, True])
+@pytest.mark.parametrize("kw", [dict(), dict(batch=2, stride=2), dict(c=4, f=6, groups=2, h=11),
+                                dict(size=1, padding=1), dict(size=2, padding=2, stride=3, h=6, w=5)],
+                         ids=lambda kw: ",".join(f"{k}={v}" for k, v in kw.items()) or "3x3")
+def test_conv_strips_equal_plain(kw, fold, dtype, strip, monkeypatch):
+    """A conv whose column matrix exceeds STRIP_BYTES runs strip by strip of output rows."""
+    from darknet_py.layers import convolutional
+    monkeypatch.setattr(convolutional, "STRIP_BYTES", strip)
+    rng = np.random.default_rng(11)
+    net = conv_net(dtype, fold=fold, **kw)
+    randomize(net, rng)
+    assert net.layers[0]._strip_rows(net) > 0 or strip > 1   # 700 bytes may hold the whole product
+    x = rng.normal(0, 1, (net.batch,) + tuple(net.input_shape)).astype(dtype)
+    net.workspace[:] = np.nan                           # stale workspace must not leak in
+    fast, plain = forward_both(net, x)
+    assert_near(fast, plain, dtype, str(kw))
+    bad = x.copy()
+    bad.reshape(-1)[5] = np.nan
+    fast, plain = forward_both(net, bad)
+    assert_near(fast, plain, dtype, "NaN input")
+    fast, plain = forward_both(net, x)                  # NaN gone again
+    assert np.isfinite(fast).all()
+    assert_near(fast, plain, dtype, "after NaN")

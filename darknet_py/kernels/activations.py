@@ -207,3 +207,35 @@ def scale_bias_activate(x, scales, biases, batch, n, spatial, code, use_scales):
                 cnt += (v - v) != zero
         bad += cnt
     return bad
+
+
+@parallel_kernel
+def scale_bias_activate_into(t, out, scales, biases, n, cols, out_row, out_col0, code, use_scales):
+    """out[c, out_col0 + s] = f(t[c, s] * scales[c] + biases[c]) for a (n, cols) strip ``t`` of a
+    (n, out_row) map: ``scale_bias_activate`` writing into a column range of the output, so a conv
+    computed strip by strip (in a small cache-resident workspace) needs no extra pass. Same values
+    and return value (non-finite count) as ``scale_bias_activate``."""
+    bad = 0
+    zero = out.dtype.type(0)
+    slope = out.dtype.type(0.1)
+    for c in prange(n):
+        src = c * cols
+        dst = c * out_row + out_col0
+        a = scales[c] if use_scales else out.dtype.type(1)
+        bb = biases[c]
+        cnt = 0
+        if code == LEAKY or code == LINEAR:
+            leaky = code == LEAKY
+            for s in range(cols):
+                v = t[(src + s) & _IDX] * a + bb
+                y = v if (v > zero or not leaky) else slope * v
+                out[(dst + s) & _IDX] = y
+                cnt += (y - y) != zero
+        else:
+            for s in range(cols):
+                y = activate_scalar(float(t[(src + s) & _IDX] * a + bb), code)
+                out[(dst + s) & _IDX] = y
+                v = out[(dst + s) & _IDX]
+                cnt += (v - v) != zero
+        bad += cnt
+    return bad

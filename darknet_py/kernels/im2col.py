@@ -37,12 +37,13 @@ _IDX = 0xFFFFFFFF   # index mask: proves to LLVM that an index is >= 0, so no wr
 
 
 @parallel_kernel
-def im2col_fast(im, channels, height, width, ksize, stride, pad, col):
-    """Same result as ``im2col``, faster: per row of col, the output columns whose input x lies
-    inside the image are found once (lo <= ox < hi), so the copy loop has no bounds test and is
-    a contiguous memcpy for stride 1 (a strided gather otherwise); the edges are zero-filled."""
-    out_h = (height + 2 * pad - ksize) // stride + 1
+def im2col_fast(im, channels, height, width, ksize, stride, pad, oy0, oy1, col):
+    """The columns of output rows oy0 <= oy < oy1 of ``im2col`` (all of it: 0, out_h), as a
+    (channels*ksize*ksize, (oy1-oy0)*out_w) matrix; same values, faster: per row of col, the output
+    columns whose input x lies inside the image are found once (lo <= ox < hi), so the copy loop has
+    no bounds test and is a contiguous memcpy for stride 1 (a strided gather otherwise)."""
     out_w = (width + 2 * pad - ksize) // stride + 1
+    out_h = oy1 - oy0
     zero = col.dtype.type(0)
     for r in prange(channels * ksize * ksize):             # one row of col per iteration: disjoint
         kx = r % ksize
@@ -56,7 +57,7 @@ def im2col_fast(im, channels, height, width, ksize, stride, pad, col):
         if hi < lo:
             hi = lo
         for oy in range(out_h):
-            y = oy * stride + ky - pad
+            y = (oy + oy0) * stride + ky - pad
             dst = row + oy * out_w
             if y < 0 or y >= height:
                 for ox in range(out_w):

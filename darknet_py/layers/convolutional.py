@@ -46,6 +46,9 @@ from .base import Option, shape3
 from .batchnorm import backward_batchnorm, forward_batchnorm, init_batchnorm
 
 
+STRIP_BYTES = 4 << 20   # inference: a conv whose column matrix is larger runs in strips of output rows
+
+
 @register_layer("convolutional", "conv")
 class Convolutional(ParamLayer):
     OPTIONS = (
@@ -155,6 +158,11 @@ class Convolutional(ParamLayer):
         else:
             weights, use_scales = self.weights, False
         bias = self.infer_bias if self.batch_normalize else self.biases
+        rows = self._strip_rows(net)
+        if rows:
+            self._forward_strips(net, weights, bias, use_scales, rows)
+            self._last_fast = True
+            return
         if self._output_dirty:
             blas.fill(self.output, 0.0)
         for b in range(self.batch):
@@ -165,7 +173,8 @@ class Convolutional(ParamLayer):
                     col = image.reshape(k, spatial)
                 else:
                     col = net.workspace[: k * spatial]
-                    im2col.im2col_fast(image, cg, h, w, self.size, self.stride, self.padding, col)
+                    im2col.im2col_fast(image, cg, h, w, self.size, self.stride, self.padding, 0,
+                                       self.out_shape[1], col)
                     col = col.reshape(k, spatial)
                 wg = weights[g * m * k: (g + 1) * m * k].reshape(m, k)
                 out = self.output[bg * m * spatial: (bg + 1) * m * spatial].reshape(m, spatial)
@@ -174,6 +183,51 @@ class Convolutional(ParamLayer):
                                               self.activation, use_scales)
         self._output_dirty = bad > 0
         self._last_fast = True
+
+    def _strip_rows(self, net):
+        """Output rows per strip when this conv should run in strips (0: in one piece).
+
+        A conv whose column matrix is large (the first layers of a detector: 19-25 MB at 416x416)
+        runs strip by strip of output rows: im2col of the strip and its gemm product live in the
+        first STRIP_BYTES of the workspace (cache-resident, and the rest of the workspace is never
+        touched, so never resident), and the epilogue writes the strip into the output. Each output
+        value is the same sum in the same order, so the values equal the one-piece path's."""
+        if self.direct:
+            return 0
+        cg, h, w, m, k, spatial = self._dims()
+        item = self.output.itemsize
+        out_w = self.out_shape[2]
+        if k * spatial * item <= STRIP_BYTES:
+            return 0
+        rows = max(1, STRIP_BYTES // ((k + m) * out_w * item))
+        if rows >= self.out_shape[1] or (k + m) * rows * out_w > net.workspace.size:
+            return 0
+        return rows
+
+    def _forward_strips(self, net, weights, bias, use_scales, rows):
+        cg, h, w, m, k, spatial = self._dims()
+        out_h, out_w = self.out_shape[1], self.out_shape[2]
+        ws = net.workspace
+        bad = 0
+        for b in range(self.batch):
+            for g in range(self.groups):
+                bg = b * self.groups + g
+                image = net.input[bg * cg * h * w: (bg + 1) * cg * h * w]            # (c/groups, H, W)
+                wg = weights[g * m * k: (g + 1) * m * k].reshape(m, k)
+                out = self.output[bg * m * spatial: (bg + 1) * m * spatial]           # (m, OH*OW)
+                scales = self.infer_scale[g * m: (g + 1) * m]
+                biases = bias[g * m: (g + 1) * m]
+                for oy0 in range(0, out_h, rows):
+                    oy1 = min(out_h, oy0 + rows)
+                    cols = (oy1 - oy0) * out_w
+                    col = ws[: k * cols]                                              # (k, cols)
+                    prod = ws[k * cols: (k + m) * cols]                               # (m, cols)
+                    im2col.im2col_fast(image, cg, h, w, self.size, self.stride, self.padding, oy0, oy1, col)
+                    blas.fill(prod, 0.0)                 # the workspace may hold anything, NaN included
+                    gemm(False, False, 1.0, wg, col.reshape(k, cols), 0.0, prod.reshape(m, cols))
+                    bad += activations.scale_bias_activate_into(prod, out, scales, biases, m, cols, spatial,
+                                                                oy0 * out_w, self.activation, use_scales)
+        self._output_dirty = bad > 0
 
     def _folded(self):
         """The folded weights, remade if stale; None when this layer does not fold."""
