@@ -10,7 +10,7 @@ variance term that assumes the biased variance); ``backward_true`` is the exact 
 """
 import math
 
-from ._jit import parallel_kernel, prange
+from ._jit import kernel, parallel_kernel, prange
 
 FORWARD_EPS = 1e-6     # normalize_cpu: (x - mean) / (sqrt(var) + .000001f)
 DARKNET_BACKWARD_EPS = 1e-5   # mean_delta_cpu / variance_delta_cpu / normalize_delta_cpu: var + .00001f
@@ -134,11 +134,12 @@ def backward_frozen(variance, delta, batch, n, spatial):
 
 # ---------------------------------------------------------------- inference: fused and folded forms
 
-@parallel_kernel
+@kernel
 def inference_coefficients(scales, biases, rolling_mean, rolling_variance, a, b, n):
     """a[c] = scale / (sqrt(var) + 1e-6), b[c] = bias - mean * a[c]: the inference batch norm
-    scale*(x - mean)/(sqrt(var) + 1e-6) + bias as x*a + b (equal within float rounding)."""
-    for c in prange(n):
+    scale*(x - mean)/(sqrt(var) + 1e-6) + bias as x*a + b (equal within float rounding).
+    Serial: O(channels) work, cheaper than waking the thread pool (runs every inference forward)."""
+    for c in range(n):
         ac = float(scales[c]) / (math.sqrt(float(rolling_variance[c])) + FORWARD_EPS)
         a[c] = ac
         b[c] = float(biases[c]) - float(rolling_mean[c]) * ac
@@ -154,10 +155,10 @@ def fold_weights(weights, a, folded, n, k):
             folded[base + p] = weights[base + p] * ac
 
 
-@parallel_kernel
+@kernel
 def same_values(x, y, n):
     """True when x[:n] == y[:n] element-wise (NaN never equal: a NaN parameter refolds every time)."""
     diff = 0
-    for i in prange(n):
+    for i in range(n):
         diff += x[i] != y[i]
     return diff == 0

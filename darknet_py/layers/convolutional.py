@@ -16,10 +16,15 @@ Inference fast path (``net.train`` false and ``net.fast`` true, the default; ``n
 forces the plain path above, which is Darknet's sequence of passes):
 * im2col only when needed (``im2col_fast``: bounds found once per row, contiguous copies);
 * gemm with beta = 0 into the output, which is zero-filled first only when the last forward left a
-  NaN/Inf in it (gemm keeps Darknet's C *= beta, and NaN * 0 is NaN);
+  NaN/Inf in it (gemm keeps Darknet's C *= beta, and NaN * 0 is NaN; the epilogue counts them, so
+  nothing else may write NaN into a conv's output buffer between forwards);
 * batch norm, bias and activation as ONE parallel pass over the output, y = act(x*a[c] + b[c]) with
   a = scale / (sqrt(var) + 1e-6) and b = bias - mean * a recomputed every forward (O(filters))
   (``activations.scale_bias_activate``);
+* a conv whose column matrix exceeds STRIP_BYTES (the first layers of a detector) runs in strips of
+  output rows: the strip's im2col and gemm product stay in the first STRIP_BYTES of the workspace
+  (cache-resident; the rest of the workspace is never touched, so never resident) and the epilogue
+  writes the strip into the output; every value is the same sum in the same order;
 * with ``net.fold_batchnorm = True`` (off by default), batch norm folded into a separate buffer of
   weights W' = W * a, allocated at build time and recomputed lazily (below); the epilogue is then
   act(x + b). Measured on yolov3-tiny 416 (2 threads): folding buys nothing over the fused scale
