@@ -208,13 +208,15 @@ def _pack_a(trans_a, alpha, a, i0, mc, p0, kc, ap):
     The outer loop walks a's rows so that hardware prefetch streams them.
     """
     zero = ap.dtype.type(0)
-    if trans_a:                     # op(A)[i, p] = a[p, i]: each row of a fills a column of ap
-        col = i0 & _IDX
-        for p in range(kc):
-            p &= _IDX
-            row = (p0 + p) & _IDX
-            for r in range(mc):
-                ap[r, p] = alpha * a[row, col + r]
+    if trans_a:                     # op(A)[i, p] = a[p, i]: a transpose, done in 16-row strips
+        for r0 in range(0, mc, 16):     # a strip's kc x 16 source (kc cache lines) stays in L1
+            r0 &= _IDX
+            col = (i0 + r0) & _IDX
+            row0 = p0 & _IDX
+            for r in range(min(16, mc - r0)):
+                rr = (r0 + r) & _IDX
+                for p in range(kc):     # contiguous stores, strided loads that hit L1
+                    ap[rr, p] = alpha * a[row0 + p, col + r]
     else:
         col = p0 & _IDX
         for r in range(mc):
