@@ -64,6 +64,8 @@ class Network:
         self.index = 0
         self._deltas_clean = False
         self.check_numerics = False       # True: NaN/Inf in input, an output or a delta is a NumericsError
+        self.fast = True                  # inference fast paths (fused conv epilogue, ...); False: plain path
+        self.fold_batchnorm = False       # fast path folds batch norm into a weight copy (costs its memory)
 
     # ---------------------------------------------------------------- building
     def add_layer(self, layer):

@@ -93,7 +93,7 @@ def load_weights(net, path):
     except OSError as e:
         raise WeightsError(f"cannot read weights file: {e.strerror or e}", path) from None
     staged = _stage(net, data, offset, path)
-    if getattr(net, "check_numerics", False):
+    if net.check_numerics:
         for layer, _, src, at in staged:
             if not np.isfinite(src).all():
                 raise WeightsError(f"layer {layer.index} [{layer.type}] has NaN/Inf weights (check_numerics)",

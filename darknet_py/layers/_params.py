@@ -41,15 +41,25 @@ class ParamLayer(Layer):
         self.weight_updates = self.alloc(nweights)     # same shape: -dL/dw summed over the batch, then momentum
         self.biases = self.alloc(nbiases)              # (nbiases,) zero, like Darknet
         self.bias_updates = self.alloc(nbiases)
-        rng = net.rng
-        draw = rng.uniform(-1.0, 1.0, nweights) if uniform else rng.standard_normal(nweights)
-        self.weights[:] = scale * draw
+        self._draw_initial_weights(net.rng, scale, uniform)
         self.adam = bool(getattr(net.config, "adam", False))
         self._adam_state = {}
         if self.adam:                                   # Darknet allocates m, v only when adam is on
             for name in ("weights", "biases"):
                 size = getattr(self, name).size
                 self._adam_state[name] = (self.alloc(size), self.alloc(size))   # m, v: like the parameter
+
+    def _draw_initial_weights(self, rng, scale, uniform):
+        """Draw straight into the weights buffer: a float64 temporary as large as the weights would
+        stay in the process (glibc keeps freed heap) and push a yolov3-tiny run past 250 MB."""
+        w = self.weights
+        if uniform:
+            rng.random(dtype=w.dtype, out=w)           # U(0, 1) -> U(-1, 1)
+            w *= 2.0
+            w -= 1.0
+        else:
+            rng.standard_normal(dtype=w.dtype, out=w)
+        w *= scale
 
     def init_adam_scales(self):
         if self.adam:

@@ -144,7 +144,7 @@ class Convolutional(ParamLayer):
         self.params_version += 1
 
     def forward(self, net):
-        if net.train or not getattr(net, "fast", True):
+        if net.train or not net.fast:
             self._forward_plain(net)
         else:
             self._forward_fast(net)
@@ -156,7 +156,7 @@ class Convolutional(ParamLayer):
             bn.inference_coefficients(self.scales, self.biases, self.rolling_mean, self.rolling_variance,
                                       self.infer_scale, self.infer_bias, self.n)
             weights, use_scales = self.weights, True     # the epilogue scales: x*a + b
-            if getattr(net, "fold_batchnorm", False):
+            if net.fold_batchnorm:
                 folded = self._folded()
                 if folded is not None:
                     weights, use_scales = folded, False

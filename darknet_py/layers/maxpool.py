@@ -43,7 +43,7 @@ class MaxPool(Layer):
     def forward(self, net):
         c, h, w = self.in_shape
         _, out_h, out_w = self.out_shape
-        if not net.train and getattr(net, "fast", True):
+        if not net.train and net.fast:
             pool.maxpool_forward_values(net.input, self.output, self.batch, c, h, w, out_h, out_w,
                                         self.size, self.stride, self.padding)
             self._indexes_stale = True

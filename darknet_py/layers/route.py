@@ -49,7 +49,7 @@ class Route(Layer):
 
     def forward(self, net):
         offset = 0
-        copy = shape.route_copy_fast if getattr(net, "fast", True) else shape.route_copy
+        copy = shape.route_copy_fast if net.fast else shape.route_copy
         for index, size in zip(self.sources, self.sizes):
             copy(net.layers[index].output, self.output, self.batch, size, offset, self.outputs)
             offset += size

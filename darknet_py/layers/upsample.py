@@ -44,7 +44,7 @@ class Upsample(Layer):
         if self.reverse:
             shape.upsample_gather(net.input, self.output, self.batch * c, oh, ow, h, w, self.stride, self.scale,
                                   False)
-        elif getattr(net, "fast", True):
+        elif net.fast:
             shape.upsample_spread_fast(net.input, self.output, self.batch * c, h, w, oh, ow, self.stride,
                                        self.scale)
         else:
