@@ -109,3 +109,14 @@ def test_batch_override_and_memory_limit():
     assert json.loads(res.stdout)["totals"]["batch"] == 3
     res = cli("summary", L2NORM, "--max-memory", "0.001")
     assert res.returncode == 2 and "memory limit" in res.stderr
+
+
+def test_first_run_says_it_compiles_and_second_run_loads_the_cache(tmp_path):
+    env = dict(os.environ, DARKNET_PY_NO_PLUGINS="1", NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    run = lambda: subprocess.run([sys.executable, "-m", "darknet_py", "forward", L2NORM], capture_output=True,
+                                 text=True, env=env)
+    first, second = run(), run()
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "compiling kernels for this machine (first run only" in first.stderr
+    assert "compiling" not in second.stderr
+    assert list((tmp_path / "cache").rglob("*.nbi")), "kernels were not cached on disk"
