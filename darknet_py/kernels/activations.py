@@ -239,3 +239,210 @@ def scale_bias_activate_into(t, out, scales, biases, n, cols, out_row, out_col0,
                 cnt += (v - v) != zero
         bad += cnt
     return bad
+
+
+# ---------------------------------------------------------------- training: fused passes, Darknet's roundings
+# The plain training path is Darknet's sequence of passes (normalize, copy, scale, add bias, activate;
+# gradient, backward_bias, backward_scale, scale, batch-norm delta), each a full sweep of memory and a
+# wake-up of the thread pool. The kernels below do the same arithmetic in one or two sweeps: every
+# value that the plain path stores in a float array and reads back is stored (or converted) the same
+# way here, so the element-wise results are bitwise the plain path's. Only the per-channel sums run
+# in 4 float64 lanes (a different summation order: equal within a float64 rounding). They live in
+# this module because they call activate_scalar / gradient_scalar (numba's cache is keyed per file).
+
+BN_NONE, BN_DARKNET, BN_TRUE, BN_FROZEN = 0, 1, 2, 3   # backward_activation_bn modes
+
+
+@parallel_kernel
+def batchnorm_activate_train(x, mean, variance, scales, biases, x_norm, out, batch, n, spatial, code, eps):
+    """x_norm = (x - mean[c]) / (sqrt(variance[c]) + eps); out = f(x_norm * scales[c] + biases[c]).
+
+    Darknet's training batch norm followed by the activation, in one pass over (batch, n, spatial) rows;
+    x is left unchanged. Returns the number of non-finite values in x (the caller's dirty flag)."""
+    bad = 0
+    zero = x.dtype.type(0)
+    for bc in prange(batch * n):                            # one channel row per iteration: disjoint
+        c = bc % n
+        base = bc * spatial
+        m = mean[c]
+        s_ = math.sqrt(variance[c]) + eps                   # float64, as in batchnorm.normalize
+        sc = scales[c]
+        bb = biases[c]
+        cnt = 0
+        if code == LEAKY:
+            for s in range(spatial):
+                j = (base + s) & _IDX
+                v = x[j]
+                cnt += (v - v) != zero
+                x_norm[j] = (v - m) / s_
+                vd = float(x_norm[j] * sc + bb)             # both in the array's precision, then double
+                out[j] = vd if vd > 0 else 0.1 * vd
+        elif code == LINEAR:
+            for s in range(spatial):
+                j = (base + s) & _IDX
+                v = x[j]
+                cnt += (v - v) != zero
+                x_norm[j] = (v - m) / s_
+                out[j] = x_norm[j] * sc + bb
+        else:
+            for s in range(spatial):
+                j = (base + s) & _IDX
+                v = x[j]
+                cnt += (v - v) != zero
+                x_norm[j] = (v - m) / s_
+                out[j] = x_norm[j] * sc + bb
+                out[j] = activate_scalar(float(out[j]), code)
+        bad += cnt
+    return bad
+
+
+@parallel_kernel
+def bias_activate(x, biases, batch, n, spatial, code):
+    """x[b, c, :] = f(x[b, c, :] + biases[c]) in place (add_bias then activate, Darknet's roundings).
+    Returns the number of non-finite values written."""
+    bad = 0
+    zero = x.dtype.type(0)
+    for bc in prange(batch * n):
+        c = bc % n
+        base = bc * spatial
+        bb = biases[c]
+        cnt = 0
+        if code == LEAKY:
+            for s in range(spatial):
+                j = (base + s) & _IDX
+                vd = float(x[j] + bb)
+                x[j] = vd if vd > 0 else 0.1 * vd
+                v = x[j]
+                cnt += (v - v) != zero
+        elif code == LINEAR:
+            for s in range(spatial):
+                j = (base + s) & _IDX
+                x[j] = x[j] + bb
+                v = x[j]
+                cnt += (v - v) != zero
+        else:
+            for s in range(spatial):
+                j = (base + s) & _IDX
+                x[j] = x[j] + bb
+                x[j] = activate_scalar(float(x[j]), code)
+                v = x[j]
+                cnt += (v - v) != zero
+        bad += cnt
+    return bad
+
+
+@parallel_kernel
+def backward_activation_bn(y, delta, code, z, x_norm, mean, variance, scales, bias_updates, scale_updates,
+                           batch, n, spatial, mode, has_bias, fwd_eps, bwd_eps):
+    """A conv's (or any batch-norm host's) backward up to the gemms, one channel per iteration:
+
+    delta *= f'(y) (``gradient``); bias_updates[c] += sum(delta) (if has_bias); then with batch norm
+    (mode != BN_NONE): scale_updates[c] += sum(delta * x_norm), delta *= scales[c] and the batch-norm
+    delta of ``batchnorm.backward_darknet`` (BN_DARKNET: z is x, mean/variance the statistics used by
+    the forward), ``backward_true`` (BN_TRUE: z is x_norm) or ``backward_frozen`` (BN_FROZEN).
+    Two sweeps of each (batch, channel) row instead of five; element values as in those kernels."""
+    count = batch * spatial
+    zero = delta.dtype.type(0)
+    s4 = spatial - spatial % 4
+    for i in prange(n):
+        bn = mode != BN_NONE
+        sc = scales[i] if bn else delta.dtype.type(1)
+        zm = mean[i] if mode == BN_DARKNET else zero      # z - zm: x - mean (Darknet) or x_norm - 0 (exact)
+        b0 = b1 = b2 = b3 = 0.0                           # sum delta        (bias_updates)
+        q0 = q1 = q2 = q3 = 0.0                           # sum delta*x_norm (scale_updates)
+        d0 = d1 = d2 = d3 = 0.0                           # sum delta*scale
+        e0 = e1 = e2 = e3 = 0.0                           # sum delta*scale*(z - zm)
+        for b in range(batch):
+            base = (b * n + i) * spatial
+            if code == LEAKY:                             # gradient(), in place on this row
+                for s in range(spatial):
+                    j = (base + s) & _IDX
+                    delta[j] *= 1.0 if y[j] > 0 else 0.1
+            elif code != LINEAR:
+                for s in range(spatial):
+                    j = (base + s) & _IDX
+                    delta[j] *= gradient_scalar(float(y[j]), code)
+            if not bn:
+                for s in range(0, s4, 4):
+                    j = (base + s) & _IDX
+                    b0 += delta[j]
+                    b1 += delta[j + 1]
+                    b2 += delta[j + 2]
+                    b3 += delta[j + 3]
+                for s in range(s4, spatial):
+                    b0 += delta[(base + s) & _IDX]
+                continue
+            for s in range(0, s4, 4):
+                j = (base + s) & _IDX
+                g0 = delta[j]
+                g1 = delta[j + 1]
+                g2 = delta[j + 2]
+                g3 = delta[j + 3]
+                b0 += g0
+                b1 += g1
+                b2 += g2
+                b3 += g3
+                q0 += g0 * x_norm[j]
+                q1 += g1 * x_norm[j + 1]
+                q2 += g2 * x_norm[j + 2]
+                q3 += g3 * x_norm[j + 3]
+                g0 = g0 * sc
+                g1 = g1 * sc
+                g2 = g2 * sc
+                g3 = g3 * sc
+                delta[j] = g0
+                delta[j + 1] = g1
+                delta[j + 2] = g2
+                delta[j + 3] = g3
+                d0 += g0
+                d1 += g1
+                d2 += g2
+                d3 += g3
+                e0 += g0 * (z[j] - zm)
+                e1 += g1 * (z[j + 1] - zm)
+                e2 += g2 * (z[j + 2] - zm)
+                e3 += g3 * (z[j + 3] - zm)
+            for s in range(s4, spatial):
+                j = (base + s) & _IDX
+                g0 = delta[j]
+                b0 += g0
+                q0 += g0 * x_norm[j]
+                g0 = g0 * sc
+                delta[j] = g0
+                d0 += g0
+                e0 += g0 * (z[j] - zm)
+        if has_bias:
+            bias_updates[i] += (b0 + b1) + (b2 + b3)
+        if bn:
+            scale_updates[i] += (q0 + q1) + (q2 + q3)
+            sum_d = (d0 + d1) + (d2 + d3)
+            sum_dx = (e0 + e1) + (e2 + e3)
+            if mode == BN_DARKNET:                            # batchnorm.backward_darknet
+                m = mean[i]
+                var_eps = variance[i] + bwd_eps
+                mean_delta = sum_d * (-1.0 / math.sqrt(var_eps))
+                variance_delta = sum_dx * (-0.5 * var_eps ** -1.5)
+                inv_std = 1.0 / math.sqrt(var_eps)
+                for b in range(batch):
+                    base = (b * n + i) * spatial
+                    for s in range(spatial):
+                        j = (base + s) & _IDX
+                        delta[j] = (delta[j] * inv_std + variance_delta * 2.0 * (z[j] - m) / count
+                                    + mean_delta / count)
+            elif mode == BN_TRUE:                             # batchnorm.backward_true
+                sd = math.sqrt(variance[i])
+                s_ = sd + fwd_eps
+                mean_d = sum_d / count
+                coef = sum_dx / (sd * (count - 1))
+                for b in range(batch):
+                    base = (b * n + i) * spatial
+                    for s in range(spatial):
+                        j = (base + s) & _IDX
+                        delta[j] = (delta[j] - mean_d) / s_ - x_norm[j] * coef
+            else:                                             # batchnorm.backward_frozen
+                inv = 1.0 / (math.sqrt(variance[i]) + fwd_eps)
+                for b in range(batch):
+                    base = (b * n + i) * spatial
+                    for s in range(spatial):
+                        j = (base + s) & _IDX
+                        delta[j] *= inv

@@ -162,3 +162,69 @@ def same_values(x, y, n):
     for i in range(n):
         diff += x[i] != y[i]
     return diff == 0
+
+
+# ---------------------------------------------------------------- training: fewer, vectorised passes
+# The sums below run in 8 independent float64 lanes (summed pairwise at the end) instead of one
+# sequential accumulator: numba has no reassociation (fastmath off), so one accumulator is a chain of
+# dependent adds that cannot vectorise. The lanes change only the order of a float64 sum of float32
+# values, so mean/variance equal the sequential ones within a float64 rounding (in practice the same
+# float32). Indexes are masked to 32 bits (_IDX): numba then drops its negative-index checks and the
+# SLP vectorizer sees 8 consecutive loads.
+
+_IDX = 0xFFFFFFFF
+
+
+@parallel_kernel
+def mean_variance_train(x, mean, variance, rolling_mean, rolling_variance, batch, n, spatial):
+    """``mean_variance`` then ``rolling_update`` of both statistics, in one parallel region (channel
+    per iteration). Same formulas: the variance is unbiased and taken around the stored (float) mean."""
+    count = batch * spatial
+    s8 = spatial - spatial % 8
+    for i in prange(n):
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+        for b in range(batch):
+            base = (b * n + i) * spatial
+            for s in range(0, s8, 8):
+                j = (base + s) & _IDX
+                a0 += x[j]
+                a1 += x[j + 1]
+                a2 += x[j + 2]
+                a3 += x[j + 3]
+                a4 += x[j + 4]
+                a5 += x[j + 5]
+                a6 += x[j + 6]
+                a7 += x[j + 7]
+            for s in range(s8, spatial):
+                a0 += x[(base + s) & _IDX]
+        mean[i] = (((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))) / count
+        m = mean[i]                                     # Darknet subtracts the stored (float) mean
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+        for b in range(batch):
+            base = (b * n + i) * spatial
+            for s in range(0, s8, 8):
+                j = (base + s) & _IDX
+                d0 = x[j] - m
+                d1 = x[j + 1] - m
+                d2 = x[j + 2] - m
+                d3 = x[j + 3] - m
+                d4 = x[j + 4] - m
+                d5 = x[j + 5] - m
+                d6 = x[j + 6] - m
+                d7 = x[j + 7] - m
+                a0 += d0 * d0
+                a1 += d1 * d1
+                a2 += d2 * d2
+                a3 += d3 * d3
+                a4 += d4 * d4
+                a5 += d5 * d5
+                a6 += d6 * d6
+                a7 += d7 * d7
+            for s in range(s8, spatial):
+                d = x[(base + s) & _IDX] - m
+                a0 += d * d
+        variance[i] = (((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))) / (count - 1)
+        rolling_mean[i] *= 0.99                         # rolling_update, same two roundings
+        rolling_mean[i] += 0.01 * mean[i]
+        rolling_variance[i] *= 0.99
+        rolling_variance[i] += 0.01 * variance[i]

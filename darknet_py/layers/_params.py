@@ -12,9 +12,40 @@ m = B1 m + (1-B1) g, v = B2 v + (1-B2) g^2 with g = updates - decay*B*w, w += lr
 """
 import math
 
-from ..kernels import blas
-from ..kernels._jit import parallel_kernel, prange
+from ..kernels._jit import kernel, parallel_kernel, prange
 from .base import Layer
+
+# Below this many values an update runs serially: waking the thread pool costs more than the pass
+# (and on a loaded machine each wake-up can wait for a descheduled worker: milliseconds).
+SERIAL_UPDATE_MAX = 1 << 18
+
+
+@kernel
+def sgd_serial(w, u, rate, decay, momentum, use_decay):
+    """Darknet's momentum SGD on one array, one pass: [u += decay * w]; w += rate * u; u *= momentum.
+    The same three float roundings per element as blas.axpy / axpy / scal (bitwise their result)."""
+    for i in range(w.size):
+        if use_decay:
+            u[i] += decay * w[i]
+        w[i] += rate * u[i]
+        u[i] *= momentum
+
+
+@parallel_kernel
+def sgd_parallel(w, u, rate, decay, momentum, use_decay):
+    """``sgd_serial`` with the elements split over the threads (large arrays)."""
+    for i in prange(w.size):
+        if use_decay:
+            u[i] += decay * w[i]
+        w[i] += rate * u[i]
+        u[i] *= momentum
+
+
+def sgd_step(w, u, rate, decay, momentum, use_decay):
+    if w.size <= SERIAL_UPDATE_MAX:
+        sgd_serial(w, u, rate, decay, momentum, use_decay)
+    else:
+        sgd_parallel(w, u, rate, decay, momentum, use_decay)
 
 
 @parallel_kernel
@@ -79,11 +110,10 @@ class ParamLayer(Layer):
                 m, v = self._adam_state[name]
                 adam_update(param, grad, m, v, args.B1, args.B2, args.eps, args.decay, lr, batch, args.t)
             return
-        blas.axpy(lr / batch, self.bias_updates, self.biases)
-        blas.scal(args.momentum, self.bias_updates)
+        rate, momentum = float(lr / batch), float(args.momentum)
+        # = axpy(rate, bias_updates, biases), scal(momentum, bias_updates), the same for the scales,
+        # axpy(-decay*B, weights, weight_updates), axpy(rate, ...), scal(momentum, ...): fused per array
+        sgd_step(self.biases, self.bias_updates, rate, 0.0, momentum, False)
         if self.batch_normalize:
-            blas.axpy(lr / batch, self.scale_updates, self.scales)
-            blas.scal(args.momentum, self.scale_updates)
-        blas.axpy(-args.decay * batch, self.weights, self.weight_updates)
-        blas.axpy(lr / batch, self.weight_updates, self.weights)
-        blas.scal(args.momentum, self.weight_updates)
+            sgd_step(self.scales, self.scale_updates, rate, 0.0, momentum, False)
+        sgd_step(self.weights, self.weight_updates, rate, float(-args.decay * batch), momentum, True)

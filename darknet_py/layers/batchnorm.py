@@ -9,6 +9,7 @@ written for the biased variance); by default the exact gradient of the forward a
 Buffers a host layer gets from ``init_batchnorm`` (n channels, ``spatial`` values per channel and item):
 scales/scale_updates/rolling_mean/rolling_variance/mean/variance (n,), x and x_norm (batch, n, spatial).
 """
+from ..kernels import activations
 from ..kernels import batchnorm as bn
 from ..kernels import blas
 from ..registry import register_layer
@@ -37,6 +38,13 @@ def forward_batchnorm(layer, net):
     b = layer.batch
     out = layer.output
     blas.copy(out, layer.x)
+    if net.train and net.fast:                  # the same values in two passes (kernels' docstrings)
+        bn.mean_variance_train(layer.x, layer.mean, layer.variance, layer.rolling_mean, layer.rolling_variance,
+                               b, n, spatial)
+        activations.batchnorm_activate_train(layer.x, layer.mean, layer.variance, layer.scales, layer.biases,
+                                             layer.x_norm, out, b, n, spatial, activations.LINEAR,
+                                             bn.FORWARD_EPS)
+        return
     if net.train:
         bn.mean_variance(out, layer.mean, layer.variance, b, n, spatial)
         bn.rolling_update(layer.rolling_mean, layer.mean, n)
@@ -51,11 +59,43 @@ def forward_batchnorm(layer, net):
     blas.add_bias(out, layer.biases, b, n, spatial)
 
 
+def backward_activation_batchnorm(layer, net, activation):
+    """The activation gradient (from layer.output, code ``activation``) and then, with batch norm,
+    ``backward_batchnorm``, or else the bias gradient: one fused kernel (two sweeps of the delta).
+    The host's output is (B, n, spatial) with n its bias count; values as the separate passes."""
+    if layer.batch_normalize:
+        n, spatial = layer.bn_shape
+    else:
+        n = layer.biases.size
+        spatial = layer.delta.size // (layer.batch * n)
+    delta = layer.delta
+    has_bias = layer.bias_updates is not None
+    bias_updates = layer.bias_updates if has_bias else delta[:0]
+    if not layer.batch_normalize:
+        activations.backward_activation_bn(layer.output, delta, activation, delta, delta, bias_updates,
+                                           bias_updates, bias_updates, bias_updates, bias_updates,
+                                           layer.batch, n, spatial, activations.BN_NONE, has_bias,
+                                           bn.FORWARD_EPS, bn.DARKNET_BACKWARD_EPS)
+        return
+    if net.compat:
+        mode, z = activations.BN_DARKNET, layer.x
+        mean, var = (layer.mean, layer.variance) if net.train else (layer.rolling_mean, layer.rolling_variance)
+    else:
+        mode, z = (activations.BN_TRUE if net.train else activations.BN_FROZEN), layer.x_norm
+        mean, var = layer.mean, (layer.variance if net.train else layer.rolling_variance)
+    activations.backward_activation_bn(layer.output, delta, activation, z, layer.x_norm, mean, var, layer.scales,
+                                       bias_updates, layer.scale_updates, layer.batch, n, spatial, mode,
+                                       has_bias, bn.FORWARD_EPS, bn.DARKNET_BACKWARD_EPS)
+
+
 def backward_batchnorm(layer, net):
     """layer.delta (w.r.t. the BN output) -> w.r.t. the BN input, in place; adds bias/scale gradients."""
     n, spatial = layer.bn_shape
     b = layer.batch
     delta = layer.delta
+    if net.fast:                                # one fused kernel, the same values
+        backward_activation_batchnorm(layer, net, activations.LINEAR)
+        return
     if layer.bias_updates is not None:
         blas.backward_bias(layer.bias_updates, delta, b, n, spatial)
     bn.backward_scale(layer.x_norm, delta, layer.scale_updates, b, n, spatial)

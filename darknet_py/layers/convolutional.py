@@ -48,7 +48,7 @@ from ..registry import register_layer
 from ._activation import parse_activation
 from ._params import ParamLayer
 from .base import Option, shape3
-from .batchnorm import backward_batchnorm, forward_batchnorm, init_batchnorm
+from .batchnorm import backward_activation_batchnorm, backward_batchnorm, forward_batchnorm, init_batchnorm
 
 
 STRIP_BYTES = 4 << 20   # inference: a conv whose column matrix is larger runs in strips of output rows
@@ -97,6 +97,7 @@ class Convolutional(ParamLayer):
         self._folded_version = -1                        # params_version the folded weights belong to
         self._fold = True                                # False once backward ran (module docstring)
         self._output_dirty = True                        # output may hold NaN/Inf: zero it before gemm
+        self._x_dirty = True                             # same for x, the gemm target of a training forward
         self._last_fast = False                          # the last forward took the fast path
 
     @classmethod
@@ -144,8 +145,10 @@ class Convolutional(ParamLayer):
         self.params_version += 1
 
     def forward(self, net):
-        if net.train or not net.fast:
+        if not net.fast:
             self._forward_plain(net)
+        elif net.train:
+            self._forward_train(net)
         else:
             self._forward_fast(net)
 
@@ -246,12 +249,51 @@ class Convolutional(ParamLayer):
             self._folded_version = self.params_version
         return self.folded_weights
 
+    def _forward_train(self, net):
+        """Training forward with the plain path's values in fewer passes (module docstring): the gemm
+        writes straight into x (batch norm) or the output, then one statistics pass and one fused
+        normalise/scale/bias/activation pass."""
+        self.params_version += 1                         # the rolling statistics move
+        self._last_fast = False
+        cg, h, w, m, k, spatial = self._dims()
+        bnorm = self.batch_normalize
+        target = self.x if bnorm else self.output        # (B, n, spatial) the gemm's product
+        if (self._x_dirty if bnorm else self._output_dirty):
+            blas.fill(target, 0.0)                       # gemm's beta = 0 keeps a NaN already there
+        for b in range(self.batch):
+            for g in range(self.groups):
+                bg = b * self.groups + g
+                image = net.input[bg * cg * h * w: (bg + 1) * cg * h * w]            # (c/groups, H, W)
+                if self.direct:
+                    col = image.reshape(k, spatial)
+                else:
+                    col = net.workspace[: k * spatial]
+                    im2col.im2col_fast(image, cg, h, w, self.size, self.stride, self.padding, 0,
+                                       self.out_shape[1], col)
+                    col = col.reshape(k, spatial)
+                wg = self.weights[g * m * k: (g + 1) * m * k].reshape(m, k)
+                out = target[bg * m * spatial: (bg + 1) * m * spatial].reshape(m, spatial)
+                gemm(False, False, 1.0, wg, col, 0.0, out)
+        if bnorm:
+            bn.mean_variance_train(self.x, self.mean, self.variance, self.rolling_mean, self.rolling_variance,
+                                   self.batch, self.n, spatial)
+            bad = activations.batchnorm_activate_train(self.x, self.mean, self.variance, self.scales,
+                                                       self.biases, self.x_norm, self.output, self.batch,
+                                                       self.n, spatial, self.activation, bn.FORWARD_EPS)
+            self._x_dirty = bad > 0
+            self._output_dirty = True                    # not tracked on this path
+        else:
+            bad = activations.bias_activate(self.output, self.biases, self.batch, self.n, spatial,
+                                            self.activation)
+            self._output_dirty = bad > 0
+
     def _forward_plain(self, net):
         """Darknet's forward, pass by pass (training, and inference with net.fast = False)."""
         if net.train:
             self.params_version += 1                     # the rolling statistics move
         self._last_fast = False
         self._output_dirty = True                        # not tracked here
+        self._x_dirty = True
         cg, h, w, m, k, spatial = self._dims()
         blas.fill(self.output, 0.0)
         for b in range(self.batch):
@@ -274,16 +316,26 @@ class Convolutional(ParamLayer):
         if self._last_fast:                              # rebuild Darknet's x / x_norm (and output)
             self._forward_plain(net)
         cg, h, w, m, k, spatial = self._dims()
-        activations.gradient(self.output, self.output.size, self.activation, self.delta)
-        if self.batch_normalize:
-            backward_batchnorm(self, net)
+        fast = net.fast
+        if fast:                                         # the passes below fused into one kernel
+            backward_activation_batchnorm(self, net, self.activation)
         else:
-            blas.backward_bias(self.bias_updates, self.delta, self.batch, self.n, spatial)
+            activations.gradient(self.output, self.output.size, self.activation, self.delta)
+            if self.batch_normalize:
+                backward_batchnorm(self, net)
+            else:
+                blas.backward_bias(self.bias_updates, self.delta, self.batch, self.n, spatial)
         for b in range(self.batch):
             for g in range(self.groups):
                 bg = b * self.groups + g
                 image = net.input[bg * cg * h * w: (bg + 1) * cg * h * w]
-                col = self._columns(image, net, cg, h, w, k, spatial)
+                if fast and not self.direct:
+                    col = net.workspace[: k * spatial]
+                    im2col.im2col_fast(image, cg, h, w, self.size, self.stride, self.padding, 0,
+                                       self.out_shape[1], col)
+                    col = col.reshape(k, spatial)
+                else:
+                    col = self._columns(image, net, cg, h, w, k, spatial)
                 d = self.delta[bg * m * spatial: (bg + 1) * m * spatial].reshape(m, spatial)
                 gemm(False, True, 1.0, d, col, 1.0, self.weight_updates[g * m * k: (g + 1) * m * k].reshape(m, k))
                 if net.delta is None:                     # layer 0 of a real training run
@@ -297,7 +349,8 @@ class Convolutional(ParamLayer):
                 else:
                     dcol = net.workspace[: k * spatial].reshape(k, spatial)
                     gemm(True, False, 1.0, wg, d, 0.0, dcol)
-                    im2col.col2im(net.workspace, cg, h, w, self.size, self.stride, self.padding, image_delta)
+                    col2im = im2col.col2im_fast if fast else im2col.col2im
+                    col2im(net.workspace, cg, h, w, self.size, self.stride, self.padding, image_delta)
 
     def update(self, args):
         super().update(args)

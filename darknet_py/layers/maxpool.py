@@ -5,6 +5,8 @@ i*stride - padding//2, out-of-range cells count as -FLT_MAX and ties go to the f
 The backward adds each output's delta to the input cell that won (the true gradient away from ties).
 Inference with ``net.fast`` (the default) computes the same values without the argmax indexes
 (``pool.maxpool_forward_values``); a backward after such a forward recomputes them first.
+Training with ``net.fast`` tracks the indexes with the same loop structure (``pool.maxpool_forward_fast``,
+bitwise the values and indexes of ``pool.maxpool_forward``, which ``net.fast = False`` runs).
 """
 import numpy as np
 
@@ -49,8 +51,9 @@ class MaxPool(Layer):
             self._indexes_stale = True
             return
         self._indexes_stale = False
-        pool.maxpool_forward(net.input, self.output, self.indexes, self.batch, c, h, w, out_h, out_w,
-                             self.size, self.stride, self.padding)
+        forward = pool.maxpool_forward_fast if net.fast else pool.maxpool_forward
+        forward(net.input, self.output, self.indexes, self.batch, c, h, w, out_h, out_w,
+                self.size, self.stride, self.padding)
 
     def backward(self, net):
         if net.delta is None:                       # first layer of a real training run: nothing below
