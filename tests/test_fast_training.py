@@ -231,9 +231,11 @@ def test_maxpool_forward_fast_bitwise(dtype, case, ties):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("size", [1, 37, 1000, _params.SERIAL_UPDATE_MAX + 5])
+@pytest.mark.parametrize("size", [1, 37, 1000, 5000])
 @pytest.mark.parametrize("use_decay", [True, False])
-def test_sgd_step_bitwise(dtype, size, use_decay):
+@pytest.mark.parametrize("serial_max", [_params.SERIAL_UPDATE_MAX, 100])   # 100: the parallel kernel too
+def test_sgd_step_bitwise(dtype, size, use_decay, serial_max, monkeypatch):
+    monkeypatch.setattr(_params, "SERIAL_UPDATE_MAX", serial_max)
     rng = np.random.default_rng(size)
     w0, u0 = rand(rng, size, dtype), rand(rng, size, dtype, 1e-3)
     rate, decay, momentum = 0.1 / 8, -0.0005 * 8, 0.9

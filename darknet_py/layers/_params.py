@@ -15,9 +15,11 @@ import math
 from ..kernels._jit import kernel, parallel_kernel, prange
 from .base import Layer
 
-# Below this many values an update runs serially: waking the thread pool costs more than the pass
-# (and on a loaded machine each wake-up can wait for a descheduled worker: milliseconds).
-SERIAL_UPDATE_MAX = 1 << 18
+# Up to this many values an update runs serially. One fused pass over a 1.2M-weight layer takes
+# ~1-2 ms on one core, and waking the thread pool is not free: on a loaded machine (another process
+# busy on the other core) each parallel region waits for a descheduled worker, 5-7 ms measured, which
+# is what made darknet53-res's update take 830 ms (docs/performance.md; no denormals were involved).
+SERIAL_UPDATE_MAX = 1 << 22
 
 
 @kernel

@@ -6,6 +6,10 @@ then y = scale * x_norm + bias; inference uses the rolling stats in the same for
 Backward: in compat mode Darknet's formulas (1/sqrt(var + 1e-5), epsilon inside, and a variance term
 written for the biased variance); by default the exact gradient of the forward above (README: divergences).
 
+With ``net.fast`` (the default) the training forward and every backward run fused kernels with the
+same values (kernels/activations.py: batchnorm_activate_train, backward_activation_bn); ``net.fast =
+False`` runs Darknet's pass-by-pass sequence below.
+
 Buffers a host layer gets from ``init_batchnorm`` (n channels, ``spatial`` values per channel and item):
 scales/scale_updates/rolling_mean/rolling_variance/mean/variance (n,), x and x_norm (batch, n, spatial).
 """

@@ -38,6 +38,18 @@ between forwards) and uses the unfolded fused epilogue instead, which reads the 
 are. Editing ``layer.weights`` in place in a pure-inference program: call ``layer.params_changed()``.
 The results equal the plain path's within float rounding (tests/test_fast_paths.py). A backward
 after a fast forward first reruns the plain forward, so it sees Darknet's x / x_norm buffers.
+
+Training fast path (``net.train`` and ``net.fast``; tests/test_fast_training.py): the same values as
+the plain path (element-wise work bitwise, Darknet's roundings kept; per-channel sums in float64 lanes,
+i.e. another summation order) in fewer passes and thread-pool wake-ups:
+* forward: im2col_fast, gemm with beta = 0 straight into ``x`` (batch norm; ``output`` otherwise),
+  zero-filled first only when the last training forward saw a NaN/Inf there; one statistics pass
+  (``batchnorm.mean_variance_train``, rolling statistics included) and one pass writing x_norm and
+  act(x_norm*scale + bias) (``activations.batchnorm_activate_train``; ``bias_activate`` without BN);
+* backward: activation gradient, bias and scale gradients and the batch-norm delta in one kernel
+  (``activations.backward_activation_bn``, two sweeps per channel), im2col_fast, the two gemms and
+  ``col2im_fast`` (bitwise col2im, parallel over image rows).
+``net.fast = False`` runs the plain path in training too (the reference of the tests).
 """
 import math
 
