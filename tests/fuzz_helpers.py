@@ -95,7 +95,8 @@ def describe_failure(data):
     return f"\n----- failing cfg -----\n{text}\n-----------------------"
 
 
-def report(out=sys.stdout):
+def report(out=None):
     total = sum(CASES.values())
-    print(f"\nbad-input fuzz: {total} generated cfgs ({dict(CASES)}); outcomes: {dict(OUTCOMES)}", file=out)
+    print(f"\nbad-input fuzz: {total} generated cfgs ({dict(CASES)}); outcomes: {dict(OUTCOMES)}",
+          file=out or sys.stdout)      # looked up now: pytest swaps sys.stdout while capturing
     return total
