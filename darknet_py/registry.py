@@ -14,6 +14,9 @@ ENTRY_POINT_GROUP = "darknet_py.layers"
 _LAYERS = {}            # section type or alias -> layer class
 _loaded_plugins = set()  # entry point names already imported (load_plugins is idempotent)
 _builtins_loaded = False
+# Darknet section types not implemented here (recurrent layers need time-step machinery; yolov1's
+# [detection] and [iseg] are training-only losses): named as such rather than "unknown".
+NOT_IMPLEMENTED = ("rnn", "gru", "lstm", "crnn", "detection", "iseg")
 
 
 def register_layer(name, *aliases):
@@ -82,6 +85,9 @@ def layer_class(section_type, path=None, line=None):
     try:
         return _LAYERS[section_type]
     except KeyError:
+        if section_type in NOT_IMPLEMENTED:
+            raise CfgError(f"[{section_type}] is a Darknet layer type that darknet_py does not implement "
+                           f"(not implemented: {', '.join(NOT_IMPLEMENTED)})", path, line, section_type) from None
         known = ", ".join(sorted(_LAYERS))
         raise CfgError(f"unknown section type [{section_type}]; known types: {known}",
                        path, line, section_type) from None

@@ -136,3 +136,9 @@ def test_unknown_type_lists_known_types():
     with pytest.raises(CfgError, match=r"unknown section type \[nope\]; known types: .*l2norm") as err:
         layer_class("nope", "a.cfg", 7)
     assert str(err.value).startswith("a.cfg:7 [nope]")
+
+
+@pytest.mark.parametrize("name", ["lstm", "rnn", "gru", "crnn", "detection", "iseg"])
+def test_darknet_types_not_implemented_say_so(name):
+    with pytest.raises(CfgError, match=rf"\[{name}\] is a Darknet layer type that darknet_py does not implement"):
+        layer_class(name, "a.cfg", 3)
