@@ -354,54 +354,11 @@ def backward_activation_bn(y, delta, code, z, x_norm, mean, variance, scales, bi
         e0 = e1 = e2 = e3 = 0.0                           # sum delta*scale*(z - zm)
         for b in range(batch):
             base = (b * n + i) * spatial
-            leaky = code == LEAKY                         # leaky: gradient() inside the sums' sweep
-            if bn and leaky:
-                for s in range(0, s4, 4):
-                    j = (base + s) & _IDX
-                    delta[j] *= 1.0 if y[j] > 0 else 0.1
-                    delta[j + 1] *= 1.0 if y[j + 1] > 0 else 0.1
-                    delta[j + 2] *= 1.0 if y[j + 2] > 0 else 0.1
-                    delta[j + 3] *= 1.0 if y[j + 3] > 0 else 0.1
-                    g0 = delta[j]
-                    g1 = delta[j + 1]
-                    g2 = delta[j + 2]
-                    g3 = delta[j + 3]
-                    b0 += g0
-                    b1 += g1
-                    b2 += g2
-                    b3 += g3
-                    q0 += g0 * x_norm[j]
-                    q1 += g1 * x_norm[j + 1]
-                    q2 += g2 * x_norm[j + 2]
-                    q3 += g3 * x_norm[j + 3]
-                    g0 = g0 * sc
-                    g1 = g1 * sc
-                    g2 = g2 * sc
-                    g3 = g3 * sc
-                    delta[j] = g0
-                    delta[j + 1] = g1
-                    delta[j + 2] = g2
-                    delta[j + 3] = g3
-                    d0 += g0
-                    d1 += g1
-                    d2 += g2
-                    d3 += g3
-                    e0 += g0 * (z[j] - zm)
-                    e1 += g1 * (z[j + 1] - zm)
-                    e2 += g2 * (z[j + 2] - zm)
-                    e3 += g3 * (z[j + 3] - zm)
-                for s in range(s4, spatial):
-                    j = (base + s) & _IDX
-                    delta[j] *= 1.0 if y[j] > 0 else 0.1
-                    g0 = delta[j]
-                    b0 += g0
-                    q0 += g0 * x_norm[j]
-                    g0 = g0 * sc
-                    delta[j] = g0
-                    d0 += g0
-                    e0 += g0 * (z[j] - zm)
-                continue
-            if leaky:                                     # gradient(), in place on this row
+            leaky = code == LEAKY
+            fused_leaky = bn and leaky                    # leaky's gradient() inside the sums' sweep below
+            if fused_leaky:
+                pass
+            elif leaky:                                   # gradient(), in place on this row
                 for s in range(spatial):
                     j = (base + s) & _IDX
                     delta[j] *= 1.0 if y[j] > 0 else 0.1
@@ -421,6 +378,11 @@ def backward_activation_bn(y, delta, code, z, x_norm, mean, variance, scales, bi
                 continue
             for s in range(0, s4, 4):
                 j = (base + s) & _IDX
+                if fused_leaky:                           # loop-invariant: LLVM unswitches it
+                    delta[j] *= 1.0 if y[j] > 0 else 0.1
+                    delta[j + 1] *= 1.0 if y[j + 1] > 0 else 0.1
+                    delta[j + 2] *= 1.0 if y[j + 2] > 0 else 0.1
+                    delta[j + 3] *= 1.0 if y[j + 3] > 0 else 0.1
                 g0 = delta[j]
                 g1 = delta[j + 1]
                 g2 = delta[j + 2]
@@ -451,6 +413,8 @@ def backward_activation_bn(y, delta, code, z, x_norm, mean, variance, scales, bi
                 e3 += g3 * (z[j + 3] - zm)
             for s in range(s4, spatial):
                 j = (base + s) & _IDX
+                if fused_leaky:
+                    delta[j] *= 1.0 if y[j] > 0 else 0.1
                 g0 = delta[j]
                 b0 += g0
                 q0 += g0 * x_norm[j]
