@@ -143,13 +143,29 @@ class Convolutional(ParamLayer):
         spatial = self.out_shape[1] * self.out_shape[2]
         return c // self.groups, h, w, m, k, spatial
 
-    def _columns(self, image, net, cg, h, w, k, spatial):
-        """(k, spatial) column matrix of one group's image: the image itself for a direct 1x1 conv."""
+    def _columns(self, image, net, fast):
+        """(k, spatial) column matrix of one group's image: the image itself for a direct 1x1 conv,
+        else its im2col in the workspace (``fast``: im2col_fast, the same values in fewer passes)."""
+        cg, h, w, m, k, spatial = self._dims()
         if self.direct:
             return image.reshape(k, spatial)
         col = net.workspace[: k * spatial]
-        im2col.im2col(image, cg, h, w, self.size, self.stride, self.padding, col)
+        if fast:
+            im2col.im2col_fast(image, cg, h, w, self.size, self.stride, self.padding, 0, self.out_shape[1], col)
+        else:
+            im2col.im2col(image, cg, h, w, self.size, self.stride, self.padding, col)
         return col.reshape(k, spatial)
+
+    def _convolve(self, net, weights, target, beta, fast):
+        """target[b, group g] = W_g @ columns(input[b, g]) + beta * target, for every item and group."""
+        cg, h, w, m, k, spatial = self._dims()
+        for b in range(self.batch):
+            for g in range(self.groups):
+                bg = b * self.groups + g
+                image = net.input[bg * cg * h * w: (bg + 1) * cg * h * w]            # (c/groups, H, W)
+                wg = weights[g * m * k: (g + 1) * m * k].reshape(m, k)
+                out = target[bg * m * spatial: (bg + 1) * m * spatial].reshape(m, spatial)
+                gemm(False, False, 1.0, wg, self._columns(image, net, fast), beta, out)
 
     # ------------------------------------------------------------------ forward / backward
     def params_changed(self):
@@ -185,20 +201,7 @@ class Convolutional(ParamLayer):
             return
         if self._output_dirty:
             blas.fill(self.output, 0.0)
-        for b in range(self.batch):
-            for g in range(self.groups):
-                bg = b * self.groups + g
-                image = net.input[bg * cg * h * w: (bg + 1) * cg * h * w]            # (c/groups, H, W)
-                if self.direct:
-                    col = image.reshape(k, spatial)
-                else:
-                    col = net.workspace[: k * spatial]
-                    im2col.im2col_fast(image, cg, h, w, self.size, self.stride, self.padding, 0,
-                                       self.out_shape[1], col)
-                    col = col.reshape(k, spatial)
-                wg = weights[g * m * k: (g + 1) * m * k].reshape(m, k)
-                out = self.output[bg * m * spatial: (bg + 1) * m * spatial].reshape(m, spatial)
-                gemm(False, False, 1.0, wg, col, 0.0, out)
+        self._convolve(net, weights, self.output, 0.0, fast=True)
         bad = activations.scale_bias_activate(self.output, self.infer_scale, bias, self.batch, self.n, spatial,
                                               self.activation, use_scales)
         self._output_dirty = bad > 0
@@ -272,20 +275,7 @@ class Convolutional(ParamLayer):
         target = self.x if bnorm else self.output        # (B, n, spatial) the gemm's product
         if (self._x_dirty if bnorm else self._output_dirty):
             blas.fill(target, 0.0)                       # gemm's beta = 0 keeps a NaN already there
-        for b in range(self.batch):
-            for g in range(self.groups):
-                bg = b * self.groups + g
-                image = net.input[bg * cg * h * w: (bg + 1) * cg * h * w]            # (c/groups, H, W)
-                if self.direct:
-                    col = image.reshape(k, spatial)
-                else:
-                    col = net.workspace[: k * spatial]
-                    im2col.im2col_fast(image, cg, h, w, self.size, self.stride, self.padding, 0,
-                                       self.out_shape[1], col)
-                    col = col.reshape(k, spatial)
-                wg = self.weights[g * m * k: (g + 1) * m * k].reshape(m, k)
-                out = target[bg * m * spatial: (bg + 1) * m * spatial].reshape(m, spatial)
-                gemm(False, False, 1.0, wg, col, 0.0, out)
+        self._convolve(net, self.weights, target, 0.0, fast=True)
         if bnorm:
             bn.mean_variance_train(self.x, self.mean, self.variance, self.rolling_mean, self.rolling_variance,
                                    self.batch, self.n, spatial)
@@ -308,14 +298,7 @@ class Convolutional(ParamLayer):
         self._x_dirty = True
         cg, h, w, m, k, spatial = self._dims()
         blas.fill(self.output, 0.0)
-        for b in range(self.batch):
-            for g in range(self.groups):
-                bg = b * self.groups + g
-                image = net.input[bg * cg * h * w: (bg + 1) * cg * h * w]            # (c/groups, H, W)
-                col = self._columns(image, net, cg, h, w, k, spatial)
-                wg = self.weights[g * m * k: (g + 1) * m * k].reshape(m, k)
-                out = self.output[bg * m * spatial: (bg + 1) * m * spatial].reshape(m, spatial)
-                gemm(False, False, 1.0, wg, col, 1.0, out)
+        self._convolve(net, self.weights, self.output, 1.0, fast=False)   # Darknet: fill 0, then C += A B
         if self.batch_normalize:
             forward_batchnorm(self, net)
         else:
@@ -341,13 +324,7 @@ class Convolutional(ParamLayer):
             for g in range(self.groups):
                 bg = b * self.groups + g
                 image = net.input[bg * cg * h * w: (bg + 1) * cg * h * w]
-                if fast and not self.direct:
-                    col = net.workspace[: k * spatial]
-                    im2col.im2col_fast(image, cg, h, w, self.size, self.stride, self.padding, 0,
-                                       self.out_shape[1], col)
-                    col = col.reshape(k, spatial)
-                else:
-                    col = self._columns(image, net, cg, h, w, k, spatial)
+                col = self._columns(image, net, fast)
                 d = self.delta[bg * m * spatial: (bg + 1) * m * spatial].reshape(m, spatial)
                 gemm(False, True, 1.0, d, col, 1.0, self.weight_updates[g * m * k: (g + 1) * m * k].reshape(m, k))
                 if net.delta is None:                     # layer 0 of a real training run
