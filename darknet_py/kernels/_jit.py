@@ -2,7 +2,7 @@
 
 Numba reads its environment once, at import, so this module sets it before importing numba
 (PERFORMANCE.md: with the wrong import order a 2-thread gemm silently halved). Every kernel module
-imports its decorators from here; ``tools/check_kernels.py`` checks that none calls numba.njit itself.
+imports its decorators from here; tests/test_kernel_rules.py checks that no other module imports numba.
 
 * ``NUMBA_SLP_VECTORIZE=1``: numba turns LLVM's SLP vectorizer off by default; register-blocked
   loops lose a factor of ~15 without it.
@@ -43,6 +43,14 @@ _configure_environment()
 
 from numba import njit, prange  # noqa: E402  (must come after the environment is set)
 
+try:
+    # numba.get_num_threads() reaches the threading layer through a ctypes pointer, which makes
+    # any kernel calling it uncachable ("dynamic globals"); this intrinsic calls the same C function
+    # by symbol, so gemm can split its work by the thread count and still be cached.
+    from numba.np.ufunc.parallel import _iget_num_threads as num_threads  # noqa: E402
+except ImportError:     # pragma: no cover - a numba without the private intrinsic: correct, uncached
+    from numba import get_num_threads as num_threads  # noqa: E402
+
 CACHE = os.environ.get("DARKNET_PY_JIT_CACHE", "1") != "0"
 _FLAGS = dict(cache=CACHE, fastmath=False, error_model="numpy", nogil=True)
 
@@ -54,7 +62,7 @@ parallel_kernel = njit(parallel=True, **_FLAGS)
 gemm_kernel = njit(**dict(_FLAGS, fastmath={"contract"}))
 parallel_gemm_kernel = njit(parallel=True, **dict(_FLAGS, fastmath={"contract"}))
 
-__all__ = ["kernel", "parallel_kernel", "gemm_kernel", "parallel_gemm_kernel", "prange", "CACHE"]
+__all__ = ["kernel", "parallel_kernel", "gemm_kernel", "parallel_gemm_kernel", "prange", "num_threads", "CACHE"]
 
 
 def cache_is_cold():

@@ -60,14 +60,7 @@ Numba's on-disk cache is keyed per file.
 """
 import numpy as np
 
-from ._jit import gemm_kernel, parallel_gemm_kernel, prange
-
-try:
-    # numba.get_num_threads() reaches the threading layer through a ctypes pointer, which makes
-    # any caller uncachable ("dynamic globals"); this intrinsic calls the same C function by symbol.
-    from numba.np.ufunc.parallel import _iget_num_threads
-except ImportError:     # pragma: no cover - a numba without the private intrinsic: correct, uncached
-    from numba import get_num_threads as _iget_num_threads
+from ._jit import gemm_kernel, num_threads, parallel_gemm_kernel, prange
 
 MR = 8          # rows of the register tile (broadcast values of A)
 NR = 32         # columns of the register tile (2 zmm of float32)
@@ -354,7 +347,7 @@ def gemm(trans_a, trans_b, alpha, a, b, beta, c):
     alpha_ = c.dtype.type(alpha)
     split_n = n >= m                            # slabs of whole tiles along the longer side
     units = (n + NR - 1) // NR if split_n else (m + MR - 1) // MR
-    tasks = max(1, min(_iget_num_threads(), units))
+    tasks = max(1, min(num_threads(), units))
     for t in prange(tasks):
         u0 = units * t // tasks
         u1 = units * (t + 1) // tasks
