@@ -9,6 +9,15 @@ import numpy as np
 from darknet_py import build_network
 from darknet_py.cfg import parse_cfg
 
+# [net] header of the small test networks: format with batch, c, h, w
+NET = """
+[net]
+batch={batch}
+width={w}
+height={h}
+channels={c}
+"""
+
 H = 1e-5   # central differences: truncation ~H^2, float64 rounding in the loss ~1e-16/H
 
 

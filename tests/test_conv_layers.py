@@ -8,17 +8,10 @@ from darknet_py.errors import CfgError
 from darknet_py.kernels.activations import ACTIVATIONS
 from darknet_py.network import UpdateArgs
 import gradcheck
-from gradcheck import build64, check_gradients
+from gradcheck import NET, build64, check_gradients
 
 
 
-NET = """
-[net]
-batch={batch}
-width={w}
-height={h}
-channels={c}
-"""
 
 CONV = NET + """
 [convolutional]

@@ -16,17 +16,11 @@ from darknet_py.cfg import parse_cfg
 from darknet_py.kernels import im2col, pool, shape
 from darknet_py.kernels.activations import ACTIVATIONS
 from darknet_py.network import UpdateArgs, build_network
+from gradcheck import NET
 
 DTYPES = [np.float32, np.float64]
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
 
-NET = """
-[net]
-batch={batch}
-width={w}
-height={h}
-channels={c}
-"""
 
 CONV = """
 [convolutional]

@@ -5,18 +5,11 @@ import pytest
 
 from darknet_py.errors import CfgError
 from darknet_py.kernels.activations import ACTIVATIONS
-from gradcheck import build64, check_gradients
+from gradcheck import NET, build64, check_gradients
 
 
 
 
-NET = """
-[net]
-batch={batch}
-width={w}
-height={h}
-channels={c}
-"""
 
 
 def away_from_integers(shape, seed, scale=2.0):
