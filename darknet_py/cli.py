@@ -68,8 +68,9 @@ def _add_network_args(p, weights=True):
     p.add_argument("cfg", metavar="CFG", help="Darknet .cfg file")
     if weights:
         p.add_argument("--weights", metavar="W", help="Darknet .weights file (default: random initial weights)")
-        p.add_argument("--compat", action="store_true",
-                       help="reproduce Darknet's CPU numbers, quirks included (README: differences)")
+        p.add_argument("--compat", nargs="?", const="pjreddie", choices=("pjreddie", "alexeyab"), default=None,
+                       help="reproduce a Darknet's CPU numbers, quirks included: pjreddie's original (the "
+                            "default when no flavour is given) or AlexeyAB's fork (README: differences)")
         p.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
         p.add_argument("--check-numerics", action="store_true", help="stop at the first layer producing NaN/Inf")
     p.add_argument("--batch", type=int, help="override the cfg's batch size")

@@ -43,7 +43,7 @@ class Network:
         self.config = config              # NetConfig: the [net] section
         self.path = path
         self.dtype = np.dtype(dtype)
-        self.compat = bool(compat)        # reproduce Darknet's CPU numbers, quirks included
+        self.compat = compat              # None, or the Darknet flavour whose CPU numbers we reproduce
         self.batch = config.batch
         self.subdivisions = config.subdivisions
         self.input_shape = config.input_shape
@@ -66,6 +66,19 @@ class Network:
         self.check_numerics = False       # True: NaN/Inf in input, an output or a delta is a NumericsError
         self.fast = True                  # inference fast paths (fused conv epilogue, ...); False: plain path
         self.fold_batchnorm = False       # fast path folds batch norm into a weight copy (costs its memory)
+
+    # ---------------------------------------------------------------- compat flavour
+    @property
+    def compat(self):
+        """True when reproducing a Darknet's CPU numbers, quirks included (either flavour).
+
+        Layers test ``net.compat`` for the quirks both flavours share, and ``net.flavour ==
+        "alexeyab"`` where AlexeyAB's fork differs from pjreddie's original."""
+        return self.flavour is not None
+
+    @compat.setter
+    def compat(self, value):
+        self.flavour = compat_flavour(value)
 
     # ---------------------------------------------------------------- building
     def add_layer(self, layer):
@@ -254,6 +267,22 @@ class Network:
         return f"<Network {self.path}: {len(self.layers)} layers, batch {self.batch}, input {self.input_shape}>"
 
 
+FLAVOURS = ("pjreddie", "alexeyab")
+
+
+def compat_flavour(value):
+    """None (default mode: true gradients), "pjreddie" or "alexeyab" from a user's ``compat=``.
+
+    ``True`` keeps its old meaning, pjreddie's original Darknet; False/None/"" is default mode."""
+    if value is None or value is False or value == "":
+        return None
+    if value is True:
+        return "pjreddie"
+    if isinstance(value, str) and value.lower() in FLAVOURS:
+        return value.lower()
+    raise DarknetError(f"compat must be False, True, 'pjreddie' or 'alexeyab'; got {value!r}")
+
+
 def _describe(layer):
     """'layer 3 [route] (net.cfg:14)': how errors name a layer."""
     s = layer.section
@@ -329,7 +358,8 @@ def load_network(cfg_path, weights_path=None, batch=None, compat=False, dtype=np
                  check_numerics=False):
     """Parse a cfg, build the network and optionally load Darknet weights.
 
-    ``compat=True`` reproduces Darknet's CPU numbers, quirks included (README: differences).
+    ``compat="pjreddie"`` (or True) reproduces pjreddie Darknet's CPU numbers, quirks included,
+    ``compat="alexeyab"`` those of AlexeyAB's fork (README: differences).
     ``max_memory``: bytes the buffers may take ("auto": 75% of physical memory; None: no limit).
     ``check_numerics``: NaN/Inf in the input, a layer's output or delta is a NumericsError naming it."""
     sections = cfgmod.read_cfg(cfg_path)
