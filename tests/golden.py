@@ -14,8 +14,16 @@ ATOL, RTOL = 1e-5, 1e-4
 PARAM_KEYS = {"weights": "weight_updates", "biases": "bias_updates", "scales": "scale_updates"}
 
 
-def golden_root():
-    root = Path(os.environ.get("DARKNET_PY_GOLDEN", Path(__file__).resolve().parents[2] / "shared" / "golden"))
+def _root(wave):
+    """Where a wave of golden data lies: ../shared/<wave> beside the checkout ($DARKNET_PY_GOLDEN for wave 1;
+    the other waves are looked up beside it, so one variable moves them all)."""
+    first = Path(os.environ.get("DARKNET_PY_GOLDEN", Path(__file__).resolve().parents[2] / "shared" / "golden"))
+    return first if wave == "golden" else first.parent / wave
+
+
+def golden_root(wave="golden"):
+    """The folder of a wave ("golden", "golden2", "golden_alexeyab"); skip (or fail under CI=true) without it."""
+    root = _root(wave)
     if not (root / "index.json").is_file():
         message = f"golden data not found at {root} (set DARKNET_PY_GOLDEN or put ../shared beside the checkout)"
         if os.environ.get("CI", "").lower() == "true":
@@ -24,11 +32,11 @@ def golden_root():
     return root
 
 
-def case_names():
-    """Every case in index.json, or [] when the folder is absent (the tests then skip via golden_root)."""
+def case_names(wave="golden"):
+    """Every case of a wave's index.json, or a placeholder when the folder is absent (the tests then skip
+    via golden_root)."""
     try:
-        root = Path(os.environ.get("DARKNET_PY_GOLDEN", Path(__file__).resolve().parents[2] / "shared" / "golden"))
-        return [c["name"] for c in json.loads((root / "index.json").read_text())["cases"]]
+        return [c["name"] for c in json.loads((_root(wave) / "index.json").read_text())["cases"]]
     except OSError:
         return ["<golden data missing>"]
 
