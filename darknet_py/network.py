@@ -236,7 +236,7 @@ class Network:
         return self.seen // (self.batch * self.subdivisions)
 
     def current_rate(self):
-        return current_rate(self.config, self.current_batch(), self.rng)
+        return current_rate(self.config, self.current_batch(), self.rng, self.flavour)
 
     def update(self):
         """One optimisation step with Darknet's arithmetic (update_network)."""
