@@ -266,6 +266,13 @@ class Network:
     def __repr__(self):
         return f"<Network {self.path}: {len(self.layers)} layers, batch {self.batch}, input {self.input_shape}>"
 
+    # ---------------------------------------------------------------- training (darknet_py/train.py)
+    def train_batch(self, x, truth):
+        """Darknet's train_network: forward/backward per sub-batch of ``batch`` rows, the update when
+        Darknet updates, returns Darknet's loss (mean cost per image). x: (batch*subdivisions, c, h, w)."""
+        from .train import train_batch
+        return train_batch(self, x, truth)
+
 
 FLAVOURS = ("pjreddie", "alexeyab")
 
