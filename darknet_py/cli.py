@@ -58,6 +58,43 @@ def build_parser():
     p.add_argument("--output", metavar="GRADS.npz", help="save input_grad and every parameter gradient")
     p.set_defaults(run=run_backward)
 
+    p = verbs.add_parser("train", help="train on a Darknet .data file (checkpoints, loss.csv, loss.png in backup=)")
+    p.add_argument("data", metavar="DATA", help="Darknet .data file (classes, train, valid, names, backup)")
+    p.add_argument("cfg", metavar="CFG", help="Darknet .cfg file")
+    p.add_argument("weights", metavar="WEIGHTS", nargs="?", help="start from these weights, resuming at their seen")
+    p.add_argument("--max-batches", type=int, metavar="N", help="stop after iteration N (default: max_batches)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data order and augmentation (default 0)")
+    p.add_argument("--no-augment", action="store_true", help="no jitter, flip or colour distortion")
+    _add_compat_arg(p)
+    p.set_defaults(run=run_train)
+
+    p = verbs.add_parser("map", help="mean average precision of a detector over the valid= list")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("cfg", metavar="CFG")
+    p.add_argument("weights", metavar="WEIGHTS")
+    p.add_argument("--iou", type=float, default=0.5, help="IoU a detection needs to match a truth (default 0.5)")
+    p.add_argument("--json", action="store_true", help='print {"map": .., "ap": {name: ..}, "iou": ..}')
+    _add_compat_arg(p)
+    p.set_defaults(run=run_map)
+
+    p = verbs.add_parser("valid", help="top-1 / top-5 accuracy of a classifier over the valid= list")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("cfg", metavar="CFG")
+    p.add_argument("weights", metavar="WEIGHTS")
+    p.add_argument("--json", action="store_true", help='print {"top1": .., "top5": .., "images": n}')
+    _add_compat_arg(p)
+    p.set_defaults(run=run_valid)
+
+    p = verbs.add_parser("data", help="make datasets")
+    kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND")
+    q = kinds.add_parser("shapes", help="synthetic detection dataset: coloured shapes on noise, Darknet's layout")
+    q.add_argument("out", metavar="OUT", help="folder to write (images/, labels/, train.txt, shapes.data, ...)")
+    q.add_argument("--train", type=int, default=1000, metavar="N", help="training images (default 1000)")
+    q.add_argument("--valid", type=int, default=200, metavar="M", help="validation images (default 200)")
+    q.add_argument("--size", type=int, default=96, metavar="S", help="image side in pixels (default 96)")
+    q.add_argument("--seed", type=int, default=0, metavar="K", help="seed (default 0): same seed, same files")
+    q.set_defaults(run=run_data_shapes)
+
     p = verbs.add_parser("layers", help="list every registered layer type with its options and defaults")
     p.add_argument("--format", choices=("table", "yaml", "json"), default="table")
     p.set_defaults(run=run_layers)
@@ -76,6 +113,11 @@ def _add_network_args(p, weights=True):
     p.add_argument("--batch", type=int, help="override the cfg's batch size")
     p.add_argument("--max-memory", metavar="MiB", type=float,
                    help="refuse networks whose buffers need more (default: 75%% of physical memory)")
+
+
+def _add_compat_arg(p):
+    p.add_argument("--compat", nargs="?", const="pjreddie", choices=("pjreddie", "alexeyab"), default=None,
+                   help="reproduce a Darknet's CPU numbers, quirks included")
 
 
 def _show_cfg_warnings_plainly():
@@ -182,3 +224,38 @@ def run_layers(args):
             for o in d["options"]:
                 print(f"    {o['name']:<18} = {o['default']!s:<10} {o['help']}", file=out)
         print(out.getvalue(), end="")
+
+
+def run_train(args):
+    from .train import train
+    _announce_compilation()
+    result = train(args.data, args.cfg, args.weights, max_batches=args.max_batches, seed=args.seed,
+                   augment=not args.no_augment, compat=args.compat, log=_note)
+    return 130 if result.interrupted else 0
+
+
+def run_map(args):
+    from .evaluate import evaluate_map, format_map
+    result = evaluate_map(args.data, args.cfg, args.weights, iou=args.iou, compat=args.compat)
+    print(json.dumps(result) if args.json else format_map(result))
+
+
+def run_valid(args):
+    from .evaluate import evaluate_classifier
+    result = evaluate_classifier(args.data, args.cfg, args.weights, compat=args.compat)
+    print(json.dumps(result) if args.json else
+          f"top-1 {result['top1']:.4f}, top-5 {result['top5']:.4f} over {result['images']} images")
+
+
+def run_data_shapes(args):
+    from tqdm import tqdm
+    from .data.shapes import write_shapes
+    if min(args.train, args.valid) < 0 or args.size < 16:
+        raise DarknetError("--train/--valid must be >= 0 and --size >= 16")
+    with tqdm(total=args.train + args.valid, unit="img", desc="shapes") as bar:
+        data = write_shapes(args.out, args.train, args.valid, args.size, args.seed, progress=bar.update)
+    print(f"wrote {data}")
+
+
+def _note(message):
+    print(message, file=sys.stderr, flush=True)

@@ -103,6 +103,7 @@ def _parse_augmentation(opts, n):
     aug["saturation"] = opts.float("saturation", 1.0)
     aug["exposure"] = opts.float("exposure", 1.0)
     aug["hue"] = opts.float("hue", 0.0)
+    aug["flip"] = opts.int("flip", 1)          # AlexeyAB's switch; pjreddie always flips at random
     aug["random"] = opts.int("random", 0)
     aug["notruth"] = opts.int("notruth", 0)
 

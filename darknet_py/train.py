@@ -8,9 +8,17 @@ per iteration when ``seen`` starts at a multiple of ``batch*subdivisions``, as i
 loading Darknet weights). Gradients accumulate over the sub-batches in the layers' ``*_updates``,
 and the update divides by ``batch*subdivisions``, exactly as Darknet.
 """
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 
 from .errors import DarknetError
+from .fileio import atomic_write
 
 
 def train_batch(net, x, truth):
@@ -53,3 +61,212 @@ def _check_rows(net, x, truth):
     if truth.shape[0] != rows or truth[0].size != net.truths:
         raise DarknetError(f"truth has shape {truth.shape}, expected ({rows}, {net.truths})")
     return x.reshape((rows, -1)), truth.reshape((rows, -1))
+
+
+# ====================================================================== the loop of `darknet-py train`
+SAVE_EVERY = 100          # iterations between two saves of <cfg stem>_last.weights, as Darknet's backups
+
+
+@dataclass
+class TrainResult:
+    iterations: int             # iterations run in this call
+    last_weights: Path
+    final_weights: Path         # None when interrupted
+    interrupted: bool
+    loss: float                 # last iteration's loss (nan when none ran)
+    avg_loss: float
+
+
+def train(data_path, cfg_path, weights=None, max_batches=None, seed=0, augment=True, compat=False,
+          progress=True, log=print, on_iteration=None):
+    """Darknet's train_detector / train_classifier loop on a .data file.
+
+    Every ``SAVE_EVERY`` iterations and at the end: <backup>/<cfg stem>_last.weights (atomically)
+    plus its training state (momentum buffers, so that a resumed run continues exactly where this
+    one stopped); at the end <cfg stem>_final.weights; loss.csv and loss.png in <backup>.
+    ``weights`` resumes from the file's ``seen``. Ctrl-C saves _last and returns interrupted=True.
+    ``on_iteration(net, loss)`` is called after every iteration (tests, tools)."""
+    from .data import Augmentation, BatchSource, read_data_cfg, read_list
+    from .network import load_network
+    dc = read_data_cfg(data_path)
+    net = load_network(cfg_path, weights, compat=compat)
+    max_batches = max_batches if max_batches is not None else net.config.max_batches
+    if max_batches < 1:
+        raise DarknetError(f"{cfg_path}: no max_batches in [net]: give --max-batches N")
+    stem = Path(cfg_path).stem
+    backup = Path(dc.backup)
+    backup.mkdir(parents=True, exist_ok=True)
+    last, final = backup / f"{stem}_last.weights", backup / f"{stem}_final.weights"
+    state = load_training_state(net, weights, log) if weights else {}
+    augmentation = Augmentation.from_network(net)
+    _warn_unsupported(net, augmentation, log)
+    source = BatchSource(read_list(dc.train), dc.train, net, dc.names, dc.classes,
+                         augmentation if augment else augmentation.off(), seed)
+    history = LossHistory(backup / "loss.csv", start=net.current_batch())
+    avg_loss = state.get("avg_loss", -1.0)
+    loss, start = math.nan, net.current_batch()
+    bar = _progress_bar(progress, start, max_batches)
+    try:
+        with _StopOnInterrupt(log) as stop:
+            while net.current_batch() < max_batches and not stop.requested:
+                iteration = net.current_batch()
+                t0 = time.perf_counter()
+                x, truth = source.batch(iteration)
+                net.rng = np.random.default_rng([seed, iteration, 1])   # dropout / random policy
+                loss = net.train_batch(x, truth)
+                avg_loss = loss if avg_loss < 0 else avg_loss * .9 + loss * .1
+                rate = float(net.current_rate())
+                speed = len(x) / max(time.perf_counter() - t0, 1e-9)
+                history.add(net.current_batch(), loss, avg_loss, rate, net.seen)
+                if bar is not None:
+                    bar.set_postfix_str(f"loss {loss:.4f} avg {avg_loss:.4f} rate {rate:.3g} {speed:.1f} img/s",
+                                        refresh=False)
+                    bar.update(1)
+                if on_iteration is not None:
+                    on_iteration(net, loss)
+                if net.current_batch() % SAVE_EVERY == 0:
+                    save_checkpoint(net, last, avg_loss)
+                    history.write()
+            interrupted = stop.requested and net.current_batch() < max_batches
+    finally:
+        source.close()
+        if bar is not None:
+            bar.close()
+    save_checkpoint(net, last, avg_loss)
+    history.write()
+    history.plot(log)
+    if interrupted:
+        log(f"interrupted at iteration {net.current_batch()}: saved {last} (resume with it as WEIGHTS)")
+        final = None
+    else:
+        net.save_weights(final)
+        log(f"iteration {net.current_batch()}: saved {final} and {last}")
+    return TrainResult(net.current_batch() - start, last, final, interrupted, loss, avg_loss)
+
+
+def _warn_unsupported(net, augmentation, log):
+    last = net.layers[-1]
+    if last.section is not None and last.type in ("yolo", "region"):
+        from .cfg import Options
+        if Options(last.section).int("random", 0):
+            log(f"note: random=1 in {last.type} (multi-scale training) is not supported yet: "
+                f"training at {net.input_shape[2]}x{net.input_shape[1]} only")
+
+
+def _progress_bar(progress, start, total):
+    if not progress:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, initial=start, unit="it", dynamic_ncols=True, desc="train")
+
+
+class _StopOnInterrupt:
+    """Ctrl-C (SIGINT) asks the loop to stop after the current iteration (an iteration cut in the
+    middle would leave half-accumulated gradients in the momentum buffers); a second Ctrl-C
+    aborts at once. Only the main thread can own the signal; elsewhere Ctrl-C keeps its meaning."""
+
+    def __init__(self, log):
+        self.log, self.requested, self.previous = log, False, None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        self.log("\ninterrupt: stopping after this iteration (Ctrl-C again to abort without saving)")
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
+# ---------------------------------------------------------------------- checkpoints
+def _state_path(weights_path):
+    p = Path(weights_path)
+    return p.with_name(p.name + ".state.npz")
+
+
+def save_checkpoint(net, path, avg_loss):
+    """The weights (Darknet's file) and beside them the state Darknet does not save (momentum
+    buffers, adam moments, update count, average loss), so a resumed run continues bit for bit."""
+    arrays = {"seen": np.int64(net.seen), "t": np.int64(net.t), "avg_loss": np.float64(avg_loss)}
+    for layer in net.layers:
+        for name, _, grad in layer.parameters():
+            arrays[f"{layer.index}.{name}.updates"] = grad
+        for name, (m, v) in getattr(layer, "_adam_state", {}).items():
+            arrays[f"{layer.index}.{name}.m"], arrays[f"{layer.index}.{name}.v"] = m, v
+    net.save_weights(path)
+    atomic_write(_state_path(path), lambda f: np.savez(f, **arrays))
+
+
+def load_training_state(net, weights_path, log):
+    """Restore what save_checkpoint wrote beside ``weights_path`` when it belongs to those weights
+    (same seen); else momentum starts from zero, as when Darknet resumes."""
+    path = _state_path(weights_path)
+    if not path.is_file():
+        log(f"note: no {path.name} beside the weights: momentum starts from zero (as Darknet resumes)")
+        return {}
+    with np.load(path) as data:
+        arrays = dict(data)
+    if int(arrays["seen"]) != net.seen:
+        log(f"note: {path.name} is for seen={int(arrays['seen'])}, the weights have seen={net.seen}: ignored")
+        return {}
+    for layer in net.layers:
+        for name, _, grad in layer.parameters():
+            grad[...] = arrays[f"{layer.index}.{name}.updates"]
+        for name, (m, v) in getattr(layer, "_adam_state", {}).items():
+            m[...], v[...] = arrays[f"{layer.index}.{name}.m"], arrays[f"{layer.index}.{name}.v"]
+    net.t = int(arrays["t"])
+    return {"avg_loss": float(arrays["avg_loss"])}
+
+
+# ---------------------------------------------------------------------- loss log
+class LossHistory:
+    """loss.csv (iteration, loss, avg_loss, rate, seen): rows of an earlier run up to ``start`` kept."""
+
+    HEADER = "iteration,loss,avg_loss,rate,seen\n"
+
+    def __init__(self, path, start):
+        self.path = Path(path)
+        self.rows = [r for r in self._read() if r[0] <= start]
+
+    def _read(self):
+        try:
+            lines = self.path.read_text().splitlines()[1:]
+            return [(int(l.split(",")[0]),) + tuple(l.split(",")[1:]) for l in lines if l.strip()]
+        except (OSError, ValueError, IndexError):
+            return []
+
+    def add(self, iteration, loss, avg_loss, rate, seen):
+        self.rows.append((iteration, f"{loss:.6g}", f"{avg_loss:.6g}", f"{rate:.6g}", str(seen)))
+
+    def write(self):
+        text = self.HEADER + "".join(",".join(map(str, r)) + "\n" for r in self.rows)
+        atomic_write(self.path, lambda f: f.write(text.encode()))
+
+    def plot(self, log):
+        """loss.png beside loss.csv with matplotlib (the optional extra ``plot``); a note without it."""
+        try:
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            log("note: matplotlib is not installed (pip install 'darknet_py[plot]'): no loss.png")
+            return
+        if not self.rows:
+            return
+        it = [r[0] for r in self.rows]
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.plot(it, [float(r[1]) for r in self.rows], lw=.6, alpha=.5, label="loss")
+        ax.plot(it, [float(r[2]) for r in self.rows], lw=1.5, label="average loss")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("loss")
+        ax.legend()
+        fig.tight_layout()
+        png = self.path.with_name("loss.png")
+        atomic_write(png, lambda f: fig.savefig(f, format="png", dpi=100))
+        plt.close(fig)
