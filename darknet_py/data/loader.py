@@ -168,7 +168,7 @@ def fill_truth_detection(boxes, max_boxes, flip, dx, dy, sx, sy, rng=None):
     ``rng``), moved into the placed image (correct_boxes), clipped, the first ``max_boxes`` kept,
     boxes thinner than .001 dropped. Returns the flat (max_boxes*5,) truth (x, y, w, h, class)."""
     truth = np.zeros(max_boxes * 5, np.float32)
-    boxes = np.asarray(boxes, np.float32)
+    boxes = np.array(boxes, np.float32)           # a copy: the shuffle must not touch the cached labels
     if rng is not None and len(boxes):
         for i in range(len(boxes)):                     # randomize_boxes: swap each with a random one
             j = int(rng.integers(len(boxes)))
