@@ -99,9 +99,10 @@ def train(data_path, cfg_path, weights=None, max_batches=None, seed=0, augment=T
     last, final = backup / f"{stem}_last.weights", backup / f"{stem}_final.weights"
     state = load_training_state(net, weights, log) if weights else {}
     augmentation = Augmentation.from_network(net)
-    _warn_unsupported(net, augmentation, log)
+    scales = multi_scale(net, seed, max_batches) if augment else None
     source = BatchSource(read_list(dc.train), dc.train, net, dc.names, dc.classes,
-                         augmentation if augment else augmentation.off(), seed)
+                         augmentation if augment else augmentation.off(), seed,
+                         size_of=scales.size if scales else None)
     history = LossHistory(backup / "loss.csv", start=net.current_batch())
     avg_loss = state.get("avg_loss", -1.0)
     loss, start = math.nan, net.current_batch()
@@ -111,6 +112,8 @@ def train(data_path, cfg_path, weights=None, max_batches=None, seed=0, augment=T
             while net.current_batch() < max_batches and not stop.requested:
                 iteration = net.current_batch()
                 t0 = time.perf_counter()
+                if scales and scales.size(iteration) != tuple(net.input_shape[:0:-1]):
+                    net = resize_network(net, *scales.size(iteration))
                 x, truth = source.batch(iteration)
                 net.rng = np.random.default_rng([seed, iteration, 1])   # dropout / random policy
                 loss = net.train_batch(x, truth)
@@ -144,13 +147,75 @@ def train(data_path, cfg_path, weights=None, max_batches=None, seed=0, augment=T
     return TrainResult(net.current_batch() - start, last, final, interrupted, loss, avg_loss)
 
 
-def _warn_unsupported(net, augmentation, log):
+# ---------------------------------------------------------------------- multi-scale (random=1)
+class MultiScale:
+    """random=1 in the last [yolo]/[region]: every 10 iterations a new square input size, as
+    train_detector's ``(rand() % 10 + 10) * 32`` (320..608 for a 416 network), here scaled to the
+    cfg's size: multiples of the network's stride from ~0.77x to ~1.46x the cfg width, the largest
+    during the last 200 iterations. The size of iteration i is a function of (seed, i // 10)."""
+
+    def __init__(self, net, seed, max_batches):
+        last = net.layers[-1]
+        width = net.input_shape[2]
+        stride = max(1, width // last.out_shape[2])
+        low, high = max(1, round(width * 10 / 13 / stride)), max(1, round(width * 19 / 13 / stride))
+        self.sizes = [k * stride for k in range(low, high + 1)]
+        self.seed, self.max_batches = seed, max_batches
+
+    def size(self, iteration):
+        if iteration + 200 > self.max_batches:
+            side = self.sizes[-1]
+        else:
+            rng = np.random.default_rng([self.seed, iteration // 10, 2])
+            side = self.sizes[int(rng.integers(len(self.sizes)))]
+        return side, side
+
+
+def multi_scale(net, seed, max_batches):
+    """A MultiScale when the last layer asks for random=1, else None."""
     last = net.layers[-1]
-    if last.section is not None and last.type in ("yolo", "region"):
-        from .cfg import Options
-        if Options(last.section).int("random", 0):
-            log(f"note: random=1 in {last.type} (multi-scale training) is not supported yet: "
-                f"training at {net.input_shape[2]}x{net.input_shape[1]} only")
+    if last.section is None or last.type not in ("yolo", "region"):
+        return None
+    from .cfg import Options
+    return MultiScale(net, seed, max_batches) if Options(last.section).int("random", 0) else None
+
+
+def resize_network(net, width, height):
+    """A network built from the same cfg at another input size, with every trained array (weights,
+    batch-norm statistics, momentum, adam moments) and the counters of ``net``. Darknet's
+    resize_network reallocates in place; here the buffers are allocated once per build, so a
+    resize is a rebuild plus a copy (every 10 iterations: cheap next to 10 training steps)."""
+    import warnings
+    from . import cfg as cfgmod
+    from .errors import CfgWarning
+    from .network import build_network
+    sections = cfgmod.read_cfg(net.path)
+    head = sections[0]
+    options = dict(head.options)
+    options["width"] = (str(width), head.options.get("width", (0, head.line))[1])
+    options["height"] = (str(height), head.options.get("height", (0, head.line))[1])
+    sections[0] = cfgmod.Section(head.type, head.line, options, head.path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CfgWarning)       # already shown when the cfg was first loaded
+        new = build_network(sections, net.path, compat=net.flavour, dtype=net.dtype,
+                            check_numerics=net.check_numerics)
+    copy_training_state(net, new)
+    return new
+
+
+def copy_training_state(src, dst):
+    for a, b in zip(src.layers, dst.layers):
+        if [x.shape for x in a.weight_arrays()] != [y.shape for y in b.weight_arrays()]:
+            raise DarknetError(f"{src.path}: layer {a.index} [{a.type}] has weights whose size depends on the "
+                               f"input size: this network cannot change size (random=1)")
+        for x, y in zip(a.weight_arrays(), b.weight_arrays()):
+            y[...] = x
+        for (_, _, x), (_, _, y) in zip(a.parameters(), b.parameters()):
+            y[...] = x
+        for name, (m, v) in getattr(a, "_adam_state", {}).items():
+            b._adam_state[name][0][...], b._adam_state[name][1][...] = m, v
+    dst.seen, dst.t, dst.rng = src.seen, src.t, src.rng
+    dst.fast, dst.fold_batchnorm = src.fast, src.fold_batchnorm
 
 
 def _progress_bar(progress, start, total):

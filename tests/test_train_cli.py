@@ -135,3 +135,41 @@ def test_missing_max_batches_is_a_clear_error(dataset):
     from darknet_py import DarknetError
     with pytest.raises(DarknetError, match="give --max-batches"):
         train(data, cfg, progress=False, log=quiet)
+
+
+def test_resize_network_keeps_every_trained_array(dataset):
+    from darknet_py import load_network
+    from darknet_py.train import resize_network
+    data, cfg = dataset
+    with pytest.raises(Exception, match=r"layer 3 \[connected\] has weights whose size depends on the input"):
+        resize_network(load_network(cfg), 16, 16)
+    cfg.write_text(CFG.split("[maxpool]")[0].replace("filters=4", "filters=3") + "[avgpool]\n[softmax]\n")
+    net = load_network(cfg)
+    x = np.random.default_rng(0).random((4, 3, 8, 8), dtype=np.float32)
+    truth = np.eye(3, dtype=np.float32)[[0, 1, 2, 0]]
+    net.train_batch(x, truth)
+    big = resize_network(net, 16, 16)
+    assert big.input_shape == (3, 16, 16) and (big.seen, big.t) == (net.seen, net.t)
+    for a, b in zip(net.layers, big.layers):
+        for u, v in zip(a.weight_arrays(), b.weight_arrays()):
+            assert np.array_equal(u, v)
+        for (_, _, u), (_, _, v) in zip(a.parameters(), b.parameters()):
+            assert np.array_equal(u, v)
+    assert np.isfinite(big.train_batch(np.repeat(np.repeat(x, 2, 2), 2, 3), truth))
+
+
+def test_multi_scale_sizes_follow_darknet_and_the_seed():
+    from darknet_py import build_network
+    from darknet_py.cfg import parse_cfg
+    from darknet_py.train import multi_scale
+    text = ("[net]\nbatch=1\nwidth=416\nheight=416\nchannels=3\n[convolutional]\nfilters=24\nsize=1\nstride=32\n"
+            "activation=linear\n[yolo]\nmask=0,1,2\nnum=3\nclasses=3\nrandom=1\n")
+    net = build_network(parse_cfg(text, "y.cfg"), "y.cfg")
+    scales = multi_scale(net, seed=1, max_batches=1000)
+    assert scales.sizes == list(range(320, 608 + 1, 32))               # Darknet's 320..608 for a 416 network
+    sizes = [scales.size(i) for i in range(0, 800)]
+    assert all(sizes[i] == sizes[i - i % 10] for i in range(800))      # a new size every 10 iterations
+    assert len(set(sizes)) > 5 and scales.size(850) == (608, 608)       # the largest for the last 200
+    assert multi_scale(net, seed=2, max_batches=1000).size(0) != scales.size(0) or \
+        multi_scale(net, seed=2, max_batches=1000).size(10) != scales.size(10)
+    assert multi_scale(build_network(parse_cfg(text.replace("random=1", "random=0"), "y.cfg"), "y.cfg"), 1, 9) is None

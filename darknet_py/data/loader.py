@@ -60,7 +60,7 @@ class BatchSource:
     """Images + truth of one iteration; ``detection`` picks load_data_detection's or the classifier's
     pipeline (truth: max_boxes x (x, y, w, h, class), or one-hot labels from the path)."""
 
-    def __init__(self, items, list_path, net, names, classes, augmentation, seed=0, workers=None):
+    def __init__(self, items, list_path, net, names, classes, augmentation, seed=0, workers=None, size_of=None):
         check_images(items, list_path)
         self.paths = [p for p, _ in items]
         self.channels, self.h, self.w = net.input_shape
@@ -71,6 +71,7 @@ class BatchSource:
         self.names = names
         self.augmentation = augmentation
         self.seed = int(seed)
+        self.size_of = size_of or (lambda iteration: (self.w, self.h))   # multi-scale: (w, h) per iteration
         if self.detection:
             self.labels = [read_labels(label_path(p), classes) for p in self.paths]   # errors now, not mid-run
         else:
@@ -91,28 +92,29 @@ class BatchSource:
 
     def _submit(self, iteration):
         picks = np.random.default_rng([self.seed, iteration]).integers(0, len(self.paths), self.per_iteration)
-        jobs = [self.pool.submit(self._one, int(p), np.random.default_rng([self.seed, iteration, slot]))
+        w, h = self.size_of(iteration)
+        jobs = [self.pool.submit(self._one, int(p), np.random.default_rng([self.seed, iteration, slot]), w, h)
                 for slot, p in enumerate(picks)]
-        return _Batch(jobs, self.channels, self.h, self.w, self.truths)
+        return _Batch(jobs, self.channels, h, w, self.truths)
 
     def close(self):
         self.pool.shutdown(wait=True, cancel_futures=True)
 
     # ------------------------------------------------------------------ one image
-    def _one(self, index, rng):
+    def _one(self, index, rng, w, h):
         path = self.paths[index]
         try:
             im = aug.load_image(path, self.channels)
         except DataError as e:
             warnings.warn(DataWarning(f"{e}; a grey image with no boxes takes its place"), stacklevel=2)
-            return np.full((self.channels, self.h, self.w), 0.5, np.float32), np.zeros(self.truths, np.float32)
+            return np.full((self.channels, h, w), 0.5, np.float32), np.zeros(self.truths, np.float32)
         if self.detection:
-            return self._detection_item(im, self.labels[index], rng)
-        return self._classifier_item(im, path, rng)
+            return self._detection_item(im, self.labels[index], rng, w, h)
+        return self._classifier_item(im, path, rng, w)
 
-    def _detection_item(self, im, boxes, rng):
+    def _detection_item(self, im, boxes, rng, w, h):
         """load_data_detection: jittered aspect, random placement on grey, HSV distortion, flip."""
-        a, w, h = self.augmentation, self.w, self.h
+        a = self.augmentation
         oh, ow = im.shape[1:]
         if a.enabled:
             dw, dh = a.jitter * ow, a.jitter * oh
@@ -136,9 +138,9 @@ class BatchSource:
                                      rng if a.enabled else None)
         return sized, truth
 
-    def _classifier_item(self, im, path, rng):
+    def _classifier_item(self, im, path, rng, size):
         """load_data_augment: random rotated/scaled crop, flip, HSV distortion; labels from the path."""
-        a, size = self.augmentation, self.w
+        a = self.augmentation
         if a.enabled:
             crop = aug.random_augment_image(im, rng, a.angle, a.aspect, a.min_crop, a.max_crop, size)
             if a.flip and rng.integers(2):
