@@ -142,7 +142,7 @@ def format_map(result):
 
 def evaluate_classifier(data_path, cfg_path, weights, compat=False, progress=True):
     """{"top1", "top5", "images"}: validate_classifier_single (the class is the first name found in the
-    path; the image's largest centred square scaled to the input)."""
+    path; the image's largest centred crop of the input's shape, scaled to it)."""
     from .data import augment, files
     from .network import load_network
     dc = files.read_data_cfg(data_path)
@@ -154,8 +154,7 @@ def evaluate_classifier(data_path, cfg_path, weights, compat=False, progress=Tru
     for path, _ in _bar(items, progress, "valid"):
         found = files.classes_from_path(path, dc.names)
         truth = found[0] if found else -1
-        crop = augment.center_crop(augment.load_image(path, c), w) if h == w else \
-            augment.rotate_crop_image(augment.load_image(path, c), 0.0, 1.0, w, h, 0.0, 0.0, 1.0)
+        crop = augment.center_crop(augment.load_image(path, c), w, h)
         scores = net.forward(crop[None].astype(np.float32)).reshape(-1)[:dc.classes]
         ranked = np.argsort(-scores, kind="stable")
         top1 += int(ranked[0] == truth)

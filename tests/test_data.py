@@ -256,3 +256,10 @@ def test_an_image_that_cannot_be_decoded_mid_run_is_a_warning(shapes, tmp_path):
     finally:
         s.close()
     assert (x == .5).all() and (truth == 0).all()
+
+
+def test_center_crop_takes_the_middle():
+    im = np.zeros((3, 10, 20), np.float32)
+    im[:, :, 5:15] = 1                                     # the centred 10x10 square is white
+    np.testing.assert_array_equal(aug.center_crop(im, 10), np.ones((3, 10, 10), np.float32))
+    assert aug.center_crop(im, 8, 4).shape == (3, 4, 8)

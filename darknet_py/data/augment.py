@@ -92,10 +92,11 @@ def random_augment_image(im, rng, angle, aspect, low, high, size):
     return rotate_crop_image(im, rad, scale, size, size, dx, dy, aspect)
 
 
-def center_crop(im, size):
-    """The largest centred square, scaled to size x size (bilinear, Darknet's sampler)."""
-    scale = size / min(im.shape[1], im.shape[2])
-    return rotate_crop_image(im, 0.0, scale, size, size, 0.0, 0.0, 1.0)
+def center_crop(im, w, h=None):
+    """The largest centred w:h crop, scaled to w x h (bilinear, Darknet's sampler)."""
+    h = w if h is None else h
+    scale = max(w / im.shape[2], h / im.shape[1])
+    return rotate_crop_image(im, 0.0, scale, w, h, 0.0, 0.0, 1.0)
 
 
 def flip_image(im):

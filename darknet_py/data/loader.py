@@ -138,7 +138,7 @@ class BatchSource:
                                      rng if a.enabled else None)
         return sized, truth
 
-    def _classifier_item(self, im, path, rng, size):
+    def _classifier_item(self, im, path, rng, size):       # square crops, as Darknet's classifier
         """load_data_augment: random rotated/scaled crop, flip, HSV distortion; labels from the path."""
         a = self.augmentation
         if a.enabled:
