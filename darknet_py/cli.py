@@ -229,8 +229,12 @@ def run_layers(args):
 def run_train(args):
     from .train import train
     _announce_compilation()
-    result = train(args.data, args.cfg, args.weights, max_batches=args.max_batches, seed=args.seed,
-                   augment=not args.no_augment, compat=args.compat, log=_note)
+    try:
+        result = train(args.data, args.cfg, args.weights, max_batches=args.max_batches, seed=args.seed,
+                       augment=not args.no_augment, compat=args.compat, log=_note)
+    except KeyboardInterrupt:                   # before the loop, or a second Ctrl-C: nothing saved
+        _note("darknet-py: interrupted (nothing saved)")
+        return 130
     return 130 if result.interrupted else 0
 
 
