@@ -97,6 +97,7 @@ def train(data_path, cfg_path, weights=None, max_batches=None, seed=0, augment=T
     backup = Path(dc.backup)
     backup.mkdir(parents=True, exist_ok=True)
     last, final = backup / f"{stem}_last.weights", backup / f"{stem}_final.weights"
+    _check_classes(net, dc)
     state = load_training_state(net, weights, log) if weights else {}
     augmentation = Augmentation.from_network(net)
     scales = multi_scale(net, seed, max_batches) if augment else None
@@ -145,6 +146,17 @@ def train(data_path, cfg_path, weights=None, max_batches=None, seed=0, augment=T
         net.save_weights(final)
         log(f"iteration {net.current_batch()}: saved {final} and {last}")
     return TrainResult(net.current_batch() - start, last, final, interrupted, loss, avg_loss)
+
+
+def _check_classes(net, dc):
+    """The .data file and the network must agree on the classes (Darknet trusts the layer and reads
+    labels past its classes out of bounds)."""
+    last = net.layers[-1]
+    classes = getattr(last, "classes", None) if last.type in ("yolo", "region", "detection") else last.outputs
+    if classes is not None and classes != dc.classes:
+        where = f"{last.section.path}:{last.section.line} " if last.section is not None else ""
+        raise DarknetError(f"{dc.path} says classes={dc.classes} but the network's last layer ({where}"
+                           f"[{last.type}]) has {classes} {'classes' if last.type != 'softmax' else 'outputs'}")
 
 
 # ---------------------------------------------------------------------- multi-scale (random=1)

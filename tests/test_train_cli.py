@@ -173,3 +173,13 @@ def test_multi_scale_sizes_follow_darknet_and_the_seed():
     assert multi_scale(net, seed=2, max_batches=1000).size(0) != scales.size(0) or \
         multi_scale(net, seed=2, max_batches=1000).size(10) != scales.size(10)
     assert multi_scale(build_network(parse_cfg(text.replace("random=1", "random=0"), "y.cfg"), "y.cfg"), 1, 9) is None
+
+
+def test_classes_of_data_and_network_must_agree(dataset):
+    data, cfg = dataset
+    data.write_text(data.read_text().replace("classes=3", "classes=4"))
+    (data.parent / "names.txt").write_text("\n".join(NAMES + ["kind3"]) + "\n")
+    from darknet_py import DarknetError
+    with pytest.raises(DarknetError, match=r"says classes=4 but the network's last layer \(.*tiny.cfg:\d+ \[softmax\]\) "
+                                           r"has 3 outputs"):
+        train(data, cfg, progress=False, log=quiet)
