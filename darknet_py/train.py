@@ -131,6 +131,7 @@ def train(data_path, cfg_path, weights=None, max_batches=None, seed=0, augment=T
                 if net.current_batch() % SAVE_EVERY == 0:
                     save_checkpoint(net, last, avg_loss)
                     history.write()
+                    history.plot(log)                # a picture to watch while it trains
             interrupted = stop.requested and net.current_batch() < max_batches
     finally:
         source.close()
@@ -309,6 +310,7 @@ class LossHistory:
 
     def __init__(self, path, start):
         self.path = Path(path)
+        self.noted = False
         self.rows = [r for r in self._read() if r[0] <= start]
 
     def _read(self):
@@ -332,7 +334,9 @@ class LossHistory:
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
         except ImportError:
-            log("note: matplotlib is not installed (pip install 'darknet_py[plot]'): no loss.png")
+            if not self.noted:
+                log("note: matplotlib is not installed (pip install 'darknet_py[plot]'): no loss.png")
+                self.noted = True
             return
         if not self.rows:
             return
