@@ -183,3 +183,16 @@ def test_classes_of_data_and_network_must_agree(dataset):
     with pytest.raises(DarknetError, match=r"says classes=4 but the network's last layer \(.*tiny.cfg:\d+ \[softmax\]\) "
                                            r"has 3 outputs"):
         train(data, cfg, progress=False, log=quiet)
+
+
+def test_without_matplotlib_loss_png_is_skipped_with_one_note(tmp_path, monkeypatch):
+    from darknet_py.train import LossHistory
+    monkeypatch.setitem(sys.modules, "matplotlib", None)             # import matplotlib -> ImportError
+    history = LossHistory(tmp_path / "loss.csv", start=0)
+    history.add(1, 2.0, 2.0, 0.1, 4)
+    notes = []
+    history.write()
+    history.plot(notes.append)
+    history.plot(notes.append)
+    assert len(notes) == 1 and "pip install 'darknet_py[plot]'" in notes[0]
+    assert not (tmp_path / "loss.png").exists() and (tmp_path / "loss.csv").read_text().endswith("1,2,2,0.1,4\n")
