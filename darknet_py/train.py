@@ -288,8 +288,13 @@ def load_training_state(net, weights_path, log):
     if not path.is_file():
         log(f"note: no {path.name} beside the weights: momentum starts from zero (as Darknet resumes)")
         return {}
-    with np.load(path) as data:
-        arrays = dict(data)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = dict(data)
+        _check_state(net, arrays)
+    except (OSError, ValueError, KeyError) as e:
+        log(f"note: cannot use {path.name} ({e}): momentum starts from zero")
+        return {}
     if int(arrays["seen"]) != net.seen:
         log(f"note: {path.name} is for seen={int(arrays['seen'])}, the weights have seen={net.seen}: ignored")
         return {}
@@ -300,6 +305,16 @@ def load_training_state(net, weights_path, log):
             m[...], v[...] = arrays[f"{layer.index}.{name}.m"], arrays[f"{layer.index}.{name}.v"]
     net.t = int(arrays["t"])
     return {"avg_loss": float(arrays["avg_loss"])}
+
+
+def _check_state(net, arrays):
+    """A ValueError/KeyError unless ``arrays`` holds every buffer of this network with its shape."""
+    for key in ("seen", "t", "avg_loss"):
+        arrays[key]
+    for layer in net.layers:
+        for name, _, grad in layer.parameters():
+            if arrays[f"{layer.index}.{name}.updates"].shape != grad.shape:
+                raise ValueError(f"layer {layer.index} {name}: another network's state")
 
 
 # ---------------------------------------------------------------------- loss log

@@ -196,3 +196,13 @@ def test_without_matplotlib_loss_png_is_skipped_with_one_note(tmp_path, monkeypa
     history.plot(notes.append)
     assert len(notes) == 1 and "pip install 'darknet_py[plot]'" in notes[0]
     assert not (tmp_path / "loss.png").exists() and (tmp_path / "loss.csv").read_text().endswith("1,2,2,0.1,4\n")
+
+
+def test_a_corrupt_state_file_is_a_note_not_a_crash(dataset):
+    data, cfg = dataset
+    first = train(data, cfg, max_batches=1, progress=False, log=quiet)
+    with open(str(first.last_weights) + ".state.npz", "wb") as f:
+        f.write(b"garbage")
+    notes = []
+    result = train(data, cfg, first.last_weights, max_batches=2, progress=False, log=notes.append)
+    assert result.iterations == 1 and any("momentum starts from zero" in n for n in notes)
