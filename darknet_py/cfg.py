@@ -146,10 +146,11 @@ def warn(message, path, line, section=None):
 
 
 def reject_unsupported(opts, table):
-    """CfgError at the first key of ``table`` (key -> what it does) that ``opts`` sets to anything but 0:
-    Darknet options that change shapes or numbers and that darknet_py does not implement."""
-    for key, what in table.items():
-        if opts.has(key) and opts.raw(key) != "0":
+    """CfgError at the first key of ``table`` (key -> (what it does, its "off" value or None when every
+    value is on)) that ``opts`` turns on: Darknet options that change shapes or numbers and that
+    darknet_py does not implement."""
+    for key, (what, off) in table.items():
+        if opts.has(key) and opts.raw(key) != off:
             raise opts.error(f"{key}={opts.raw(key)} ({what}) is not supported by darknet_py; it would change "
                              f"the network's numbers, so it is refused rather than ignored", key)
 

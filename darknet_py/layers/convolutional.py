@@ -79,18 +79,18 @@ from .batchnorm import backward_activation_batchnorm, backward_batchnorm, forwar
 STRIP_BYTES = 4 << 20   # inference: a conv whose column matrix is larger runs in strips of output rows
 
 # AlexeyAB's [convolutional] keys that change shapes or numbers and are not implemented here: a
-# CfgError at the key's line (never a warning over a different network).
+# CfgError at the key's line (never a warning over a different network). key: (what, "off" value).
 UNSUPPORTED_KEYS = {
-    "antialiasing": "anti-aliased (blurred, strided) convolution",
-    "share_index": "weights shared with another layer",
-    "deform": "deformable convolution",
-    "sway": "rotation-invariant (sway) convolution",
-    "rotate": "rotation-invariant convolution",
-    "stretch": "scale-invariant (stretch) convolution",
-    "stretch_sway": "scale/rotation-invariant convolution",
-    "assisted_excitation": "assisted excitation (changes the training forward)",
-    "coordconv": "coordinate channels",
-    "bin_output": "bit-packed binary outputs of an xnor conv",
+    "antialiasing": ("anti-aliased (blurred, strided) convolution", "0"),
+    "share_index": ("weights shared with another layer", None),
+    "deform": ("deformable convolution", "0"),
+    "sway": ("rotation-invariant (sway) convolution", "0"),
+    "rotate": ("rotation-invariant convolution", "0"),
+    "stretch": ("scale-invariant (stretch) convolution", "0"),
+    "stretch_sway": ("scale/rotation-invariant convolution", "0"),
+    "assisted_excitation": ("assisted excitation (changes the training forward)", "0"),
+    "coordconv": ("coordinate channels", "0"),
+    "bin_output": ("bit-packed binary outputs of an xnor conv", "0"),
 }
 
 
