@@ -103,3 +103,77 @@ def test_keys_that_change_numbers_are_refused_at_their_line(key):
 
 def test_refused_keys_set_to_zero_are_accepted():
     build_network(parse_cfg(conv_cfg(extra="pad=1\nantialiasing=0"), "x.cfg"), "x.cfg")
+
+
+# -------------------------------------------------------------------- binary / xnor
+
+import gradcheck  # noqa: E402
+
+
+def param_gradient_errors(cfg, seed=0):
+    """Max relative error of every parameter gradient (not the input's) against finite differences."""
+    rng = np.random.default_rng(seed)
+    net = build64(cfg)
+    gradcheck.randomize_parameters(net, rng)
+    x = rng.normal(size=(net.batch,) + tuple(net.input_shape))
+    r = rng.normal(size=net.layers[-1].outputs * net.batch)
+    loss = gradcheck.loss_fn(net, x, r, True, seed)
+    loss()
+    net.backward(-r)
+    errors = {}
+    for layer in net.layers:
+        for name, param, grad in layer.parameters():
+            idx = np.arange(param.size)
+            errors[name] = gradcheck.max_relative_error(-grad.copy()[idx], gradcheck.numeric_gradient(loss, param, idx))
+    return errors
+
+
+@pytest.mark.parametrize("extra,size", [("pad=1\nbinary=1", 3), ("pad=1\nbinary=1\nstride=2", 3),
+                                        ("pad=0\nbinary=1", 1)])
+def test_binary_weights_true_gradients(extra, size):
+    """binary=1: the forward is a conv with sign(w)*mean|w| per filter; every gradient (input, weights
+    through the binarisation, biases) is the true one."""
+    check_gradients(conv_cfg(extra=extra, size=size))
+
+
+@pytest.mark.parametrize("bn", [0, 1])
+def test_xnor_parameter_gradients_are_true(bn):
+    """xnor=1: weights and biases (and BN scales) get their true gradients; the input gradient is
+    straight-through (the true one is 0 almost everywhere): not checked, documented."""
+    errors = param_gradient_errors(conv_cfg(extra="pad=1\nxnor=1", bn=bn, act="leaky"))
+    assert max(errors.values()) < 1e-6, errors
+
+
+def test_xnor_forward_is_darknets():
+    rng = np.random.default_rng(0)
+    net = build64(conv_cfg(extra="pad=1\nxnor=1", h=4, w=4))
+    plain = build64(conv_cfg(extra="pad=1", h=4, w=4))
+    layer = net.layers[0]
+    layer.weights[:] = rng.normal(size=layer.weights.size)
+    w = layer.weights.reshape(4, -1)
+    plain.layers[0].weights[:] = (np.where(w > 0, 1.0, -1.0) * np.abs(w).mean(axis=1, keepdims=True)).ravel()
+    x = rng.normal(size=(2, 3, 4, 4))
+    np.testing.assert_allclose(net.forward(x), plain.forward(np.where(x > 0, 1.0, -1.0)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("flavour", ["pjreddie", "alexeyab"])
+def test_compat_xnor_backward_is_a_float_convs(flavour):
+    """Darknet's CPU backward of an xnor conv: the weight gradient from the real input, the input
+    gradient through the real weights (as a float conv with the same weights)."""
+    rng = np.random.default_rng(0)
+    xnor = build64(conv_cfg(extra="pad=1\nxnor=1", h=4, w=4), compat=flavour)
+    plain = build64(conv_cfg(extra="pad=1", h=4, w=4), compat=flavour)
+    plain.layers[0].weights[:] = xnor.layers[0].weights
+    x, d = rng.normal(size=(2, 3, 4, 4)), rng.normal(size=(2, 4, 4, 4))
+    for net in (xnor, plain):
+        net.forward(x, train=True)
+    np.testing.assert_allclose(xnor.backward(d), plain.backward(d), rtol=1e-12)
+    np.testing.assert_allclose(xnor.layers[0].weight_updates, plain.layers[0].weight_updates, rtol=1e-12)
+
+
+def test_compat_binary_alone_is_a_float_conv_as_on_darknets_cpu():
+    x = np.random.default_rng(0).normal(size=(2, 3, 4, 4))
+    a = build64(conv_cfg(extra="pad=1\nbinary=1", h=4, w=4), compat=True)
+    b = build64(conv_cfg(extra="pad=1", h=4, w=4), compat=True)
+    b.layers[0].weights[:] = a.layers[0].weights
+    np.testing.assert_array_equal(a.forward(x), b.forward(x))

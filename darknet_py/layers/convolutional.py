@@ -21,6 +21,19 @@ odd kernels with pad=1; otherwise taps beyond the input read 0). The fork's acti
 pre-activation (swish, mish, hard_mish, gelu) or mix channels (normalize_channels*) keep it in
 ``act_input`` and always run the plain path.
 
+Binary convolution (``binary=1``: binarised weights; ``xnor=1``: binarised weights and inputs;
+kernels/binary.py), always the plain path. Forward: weights sign(w) * mean|w| per filter, inputs
++1/-1 (x > 0). Backward:
+* compat (both flavours): Darknet's CPU, which differentiates as if the layer were a float conv: the
+  weight gradient from the REAL input, the input gradient through the REAL weights (straight-through),
+  and the update moves the real weights. Darknet's CPU forward ignores ``binary=1`` alone (it swaps
+  the binary weights in only on the GPU), so compat does too;
+* default: the weight gradient is the true gradient of the binarised forward (through sign(w) * mean|w|,
+  with the input the forward used); the input gradient of ``xnor`` is straight-through (sign treated as
+  the identity: its true gradient is 0 almost everywhere), a documented divergence.
+The fork's CPU binarize_weights passes the layer's weight count as the per-filter size (it reads and
+writes past the buffer); here both flavours binarise per filter, as pjreddie does.
+
 Divergence in both modes: Darknet's 1x1 path skips im2col even when stride > 1 or padding > 0
 (reading the wrong pixels); here only a 1x1, stride-1, unpadded conv skips it.
 
@@ -66,6 +79,7 @@ i.e. another summation order) in fewer passes and thread-pool wake-ups:
 import math
 
 from ..kernels import activations, blas, im2col
+from ..kernels import binary as binkernels
 from ..kernels import batchnorm as bn
 from ..kernels.gemm import gemm
 from ..registry import register_layer
@@ -108,14 +122,14 @@ class Convolutional(ParamLayer):
         Option("stride_x", 0, "horizontal step (AlexeyAB; default: stride)"),
         Option("stride_y", 0, "vertical step (AlexeyAB; default: stride)"),
         Option("dilation", 1, "spacing of the kernel taps (AlexeyAB; 1 for a 1x1 kernel)"),
-        Option("binary", 0, "binary weights (not supported)"),
-        Option("xnor", 0, "xnor network (not supported)"),
+        Option("binary", 0, "1: binarised weights sign(w)*mean|w| per filter"),
+        Option("xnor", 0, "1: binarised weights and inputs (+1/-1)"),
         Option("flipped", 0, "transposed weights in the file (not supported)"),
     )
 
     def __init__(self, batch, in_shape, net, filters, size=1, stride=1, padding=0, groups=1,
                  activation=activations.LOGISTIC, batch_normalize=False, stride_x=None, stride_y=None,
-                 dilation=1):
+                 dilation=1, binary=False, xnor=False):
         c, h, w = in_shape
         stride_x = stride if stride_x is None else stride_x
         stride_y = stride if stride_y is None else stride_y
@@ -132,6 +146,13 @@ class Convolutional(ParamLayer):
         self.activation = activation
         # (B, n, OH, OW) the pre-activation, for activations whose gradient needs it (kernels.activations.EXTENDED)
         self.act_input = self.alloc(batch * self.outputs) if activation in activations.EXTENDED else None
+        self.binary, self.xnor = bool(binary), bool(xnor)
+        nw = filters * (c // groups) * size * size
+        binarized = self.binary or self.xnor
+        self.binary_weights = self.alloc(nw) if binarized else None        # like weights: sign(w)*mean|w|
+        self.binary_weight_grad = self.alloc(nw) if binarized else None    # like weights: w.r.t. binary_weights
+        self.binary_input = self.alloc(batch * c * h * w) if self.xnor else None   # (B, C, H, W) +1/-1
+        self.plain_only = self.act_input is not None or binarized         # no fast path (module docstring)
         nweights = filters * (c // groups) * size * size
         # weights (n, c/groups, size, size), biases (n,); Darknet's scale sqrt(2 / fan_in) * N(0, 1)
         self.init_parameters(nweights, filters, net, math.sqrt(2.0 / (size * size * c / groups)), uniform=False)
@@ -170,7 +191,8 @@ class Convolutional(ParamLayer):
         groups = opts.int("groups", 1, min=1)
         activation = parse_activation(opts, default="logistic")
         batch_normalize = opts.flag("batch_normalize", 0)
-        for key in ("binary", "xnor", "flipped"):
+        binary, xnor = opts.flag("binary", 0), opts.flag("xnor", 0)
+        for key in ("flipped",):
             if opts.flag(key, 0):
                 raise opts.error(f"{key}=1 is not supported", key)
         reject_unsupported(opts, UNSUPPORTED_KEYS)
@@ -180,7 +202,7 @@ class Convolutional(ParamLayer):
         if h + 2 * padding < size or w + 2 * padding < size:
             raise opts.error(f"a {size}x{size} kernel with padding {padding} does not fit a {h}x{w} input", "size")
         return cls(net.batch, in_shape, net, filters, size, stride, padding, groups, activation, batch_normalize,
-                   stride_x, stride_y, dilation)
+                   stride_x, stride_y, dilation, binary, xnor)
 
     # ------------------------------------------------------------------ views
     def _dims(self):
@@ -206,13 +228,15 @@ class Convolutional(ParamLayer):
             im2col.im2col(image, cg, h, w, self.size, self.stride, self.padding, col)
         return col.reshape(k, spatial)
 
-    def _convolve(self, net, weights, target, beta, fast):
-        """target[b, group g] = W_g @ columns(input[b, g]) + beta * target, for every item and group."""
+    def _convolve(self, net, weights, target, beta, fast, source=None):
+        """target[b, group g] = W_g @ columns(source[b, g]) + beta * target, for every item and group
+        (``source``: net.input unless given)."""
         cg, h, w, m, k, spatial = self._dims()
+        source = net.input if source is None else source
         for b in range(self.batch):
             for g in range(self.groups):
                 bg = b * self.groups + g
-                image = net.input[bg * cg * h * w: (bg + 1) * cg * h * w]            # (c/groups, H, W)
+                image = source[bg * cg * h * w: (bg + 1) * cg * h * w]               # (c/groups, H, W)
                 wg = weights[g * m * k: (g + 1) * m * k].reshape(m, k)
                 out = target[bg * m * spatial: (bg + 1) * m * spatial].reshape(m, spatial)
                 gemm(False, False, 1.0, wg, self._columns(image, net, fast), beta, out)
@@ -227,7 +251,7 @@ class Convolutional(ParamLayer):
         return fork_code(self.activation, net, generic=False)
 
     def forward(self, net):
-        if not net.fast or net.flavour == "alexeyab" or self.act_input is not None:
+        if not net.fast or net.flavour == "alexeyab" or self.plain_only:
             self._forward_plain(net)
         elif net.train:
             self._forward_train(net)
@@ -352,7 +376,8 @@ class Convolutional(ParamLayer):
         self._x_dirty = True
         cg, h, w, m, k, spatial = self._dims()
         blas.fill(self.output, 0.0)
-        self._convolve(net, self.weights, self.output, 1.0, fast=False)   # Darknet: fill 0, then C += A B
+        weights, source = self._binarized(net)
+        self._convolve(net, weights, self.output, 1.0, fast=False, source=source)   # Darknet: fill 0, C += A B
         if self.batch_normalize:
             forward_batchnorm(self, net)
         else:
@@ -363,6 +388,24 @@ class Convolutional(ParamLayer):
             activate_ext(self.act_input, self.output, self.batch, self.n, spatial, code)
         else:
             activations.activate(self.output, self.output.size, code)
+
+    def _binarized(self, net):
+        """(weights, input) the forward convolves: binarised ones for binary/xnor (module docstring)."""
+        weights, source = self.weights, net.input
+        if self.xnor or (self.binary and not net.compat):      # Darknet's CPU ignores binary=1 alone
+            binkernels.binarize_weights(self.weights, self.n, self.weights.size // self.n, self.binary_weights)
+            weights = self.binary_weights
+        if self.xnor:
+            binkernels.binarize_input(net.input, net.input.size, self.binary_input)
+            source = self.binary_input
+        return weights, source
+
+    def _backward_operands(self, net):
+        """(weights for the input gradient, input for the weight gradient, weight-gradient target)."""
+        if net.compat or not (self.binary or self.xnor):       # Darknet: the real weights and input
+            return self.weights, net.input, self.weight_updates
+        blas.fill(self.binary_weight_grad, 0.0)
+        return self.binary_weights, (self.binary_input if self.xnor else net.input), self.binary_weight_grad
 
     def backward(self, net):
         self._fold = False                               # differentiated: parameters may be edited at will
@@ -384,16 +427,17 @@ class Convolutional(ParamLayer):
                 backward_batchnorm(self, net)
             else:
                 blas.backward_bias(self.bias_updates, self.delta, self.batch, self.n, spatial)
+        weights, source, weight_grad = self._backward_operands(net)
         for b in range(self.batch):
             for g in range(self.groups):
                 bg = b * self.groups + g
-                image = net.input[bg * cg * h * w: (bg + 1) * cg * h * w]
+                image = source[bg * cg * h * w: (bg + 1) * cg * h * w]
                 col = self._columns(image, net, fast)
                 d = self.delta[bg * m * spatial: (bg + 1) * m * spatial].reshape(m, spatial)
-                gemm(False, True, 1.0, d, col, 1.0, self.weight_updates[g * m * k: (g + 1) * m * k].reshape(m, k))
+                gemm(False, True, 1.0, d, col, 1.0, weight_grad[g * m * k: (g + 1) * m * k].reshape(m, k))
                 if net.delta is None:                     # layer 0 of a real training run
                     continue
-                wg = self.weights[g * m * k: (g + 1) * m * k].reshape(m, k)
+                wg = weights[g * m * k: (g + 1) * m * k].reshape(m, k)
                 image_delta = net.delta[bg * cg * h * w: (bg + 1) * cg * h * w]
                 fork = net.flavour == "alexeyab"         # the fork overwrites whatever the kernel size
                 if self.direct:
@@ -412,6 +456,10 @@ class Convolutional(ParamLayer):
                 else:
                     col2im = im2col.col2im_fast if fast else im2col.col2im
                     col2im(net.workspace, cg, h, w, self.size, self.stride, self.padding, image_delta)
+
+        if weight_grad is self.binary_weight_grad:       # through sign(w) * mean|w| to the real weights
+            binkernels.binary_weight_gradient(self.weights, weight_grad, self.n, self.weights.size // self.n,
+                                          self.weight_updates)
 
     def update(self, args):
         super().update(args)
