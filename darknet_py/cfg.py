@@ -47,8 +47,13 @@ NO_EFFECT_KEYS = {
         "optimized_memory": _GPU, "workspace_size_limit_MB": _GPU, "use_cuda_graph": _GPU,
         "loss_scale": _GPU + " (mixed-precision loss scaling)",
     },
+    "convolutional": {
+        "bin_output": "bit-packed outputs of an xnor conv, used only by the fork's optional AVX inference "
+                      "path (calculate_binary_weights); its network forward and training ignore it",
+    },
 }
 NO_EFFECT_KEYS["network"] = NO_EFFECT_KEYS["net"]
+NO_EFFECT_KEYS["conv"] = NO_EFFECT_KEYS["convolutional"]
 
 
 @dataclass

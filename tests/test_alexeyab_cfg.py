@@ -42,3 +42,11 @@ def test_strict_errors_name_file_and_line(tmp_path):
                          capture_output=True, text=True)
     assert res.returncode == 2
     assert f"error: {cfg}:6: [net] 'mosaic=1' has no effect here" in res.stderr
+
+
+def test_conv_bin_output_has_no_effect_and_says_so():
+    text = BASE.format(key="").replace("size=1\n", "size=1\nxnor=1\nbin_output=1\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        build_network(parse_cfg(text, "n.cfg"), "n.cfg")
+    assert [str(w.message).split(":")[0] for w in caught] == ["[convolutional] 'bin_output=1' has no effect here"]

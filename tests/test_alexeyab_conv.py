@@ -92,7 +92,7 @@ def test_fork_batchnorm_rolling_statistics_and_no_bias_gradient():
 
 
 @pytest.mark.parametrize("key", ["antialiasing=1", "share_index=0", "deform=1", "assisted_excitation=1",
-                                 "bin_output=1", "stretch=1"])
+                                 "stretch=1"])
 def test_keys_that_change_numbers_are_refused_at_their_line(key):
     text = conv_cfg(extra=f"pad=1\n{key}")
     line = text.splitlines().index(key) + 1

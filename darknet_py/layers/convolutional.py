@@ -104,7 +104,6 @@ UNSUPPORTED_KEYS = {
     "stretch_sway": ("scale/rotation-invariant convolution", "0"),
     "assisted_excitation": ("assisted excitation (changes the training forward)", "0"),
     "coordconv": ("coordinate channels", "0"),
-    "bin_output": ("bit-packed binary outputs of an xnor conv", "0"),
 }
 
 
