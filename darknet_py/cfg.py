@@ -25,6 +25,36 @@ INT_MIN, INT_MAX = -2**31, 2**31 - 1             # Darknet reads every integer o
 MAX_CFG_BYTES = 16 * 2**20                       # the largest Darknet cfg is ~30 KB; more is not a cfg
 _REQUIRED = object()
 
+_DATA = "data loading / augmentation of training images"
+_LOOP = "the training loop (not a layer's or the update's arithmetic)"
+_GPU = "GPU memory / speed"
+# Keys a Darknet reads that cannot change this network's shapes or numbers (forward, backward, update):
+# accepted with a one-line CfgWarning saying so. Per section type; ONLY keys for which that is true
+# (a key that changes numbers is implemented by its layer or refused with a CfgError).
+NO_EFFECT_KEYS = {
+    "net": {
+        "flip": _DATA, "blur": _DATA, "gaussian_noise": _DATA, "mixup": _DATA, "cutmix": _DATA,
+        "mosaic": _DATA, "mosaic_bound": _DATA, "letter_box": _DATA, "contrastive": _DATA,
+        "contrastive_jit_flip": _DATA, "contrastive_color": _DATA, "unsupervised": _DATA,
+        "label_smooth_eps": _DATA + " (class labels of classifier data)", "resize_step": _DATA,
+        "track": _DATA + " (sequential video frames)", "augment_speed": _DATA,
+        "adversarial_lr": _DATA + " (adversarial input perturbation)",
+        "equidistant_point": _DATA, "badlabels_rejection_percentage": _DATA,
+        "num_sigmas_reject_badlabels": _DATA, "weights_reject_freq": _LOOP,
+        "try_fix_nan": _LOOP, "ema_alpha": _LOOP + ": an averaged copy of the weights it saves separately",
+        "max_chart_loss": _LOOP + " (the loss chart)", "attention": _LOOP + " (visualisation)",
+        "sequential_subdivisions": _LOOP, "dynamic_minibatch": _LOOP + " / " + _GPU,
+        "optimized_memory": _GPU, "workspace_size_limit_MB": _GPU, "use_cuda_graph": _GPU,
+        "loss_scale": _GPU + " (mixed-precision loss scaling)",
+    },
+    "convolutional": {
+        "bin_output": "bit-packed outputs of an xnor conv, used only by the fork's optional AVX inference "
+                      "path (calculate_binary_weights); its network forward and training ignore it",
+    },
+}
+NO_EFFECT_KEYS["network"] = NO_EFFECT_KEYS["net"]
+NO_EFFECT_KEYS["conv"] = NO_EFFECT_KEYS["convolutional"]
+
 
 @dataclass
 class Section:
@@ -112,9 +142,22 @@ def _parse_option(line, lineno, path, sections):
 
 
 def warn(message, path, line, section=None):
-    """A CfgWarning reported at the cfg's own file and line (not at this Python file)."""
+    """A CfgWarning reported at the cfg's own file and line (not at this Python file). The warning
+    carries ``path`` and ``line``, so a warning turned into an error (``--strict``) still says where."""
     text = f"[{section}] {message}" if section else message
-    warnings.warn_explicit(CfgWarning(text), CfgWarning, str(path), line or 0)
+    warning = CfgWarning(text)
+    warning.path, warning.line = str(path), line or 0
+    warnings.warn_explicit(warning, CfgWarning, str(path), line or 0)
+
+
+def reject_unsupported(opts, table):
+    """CfgError at the first key of ``table`` (key -> (what it does, its "off" value or None when every
+    value is on)) that ``opts`` turns on: Darknet options that change shapes or numbers and that
+    darknet_py does not implement."""
+    for key, (what, off) in table.items():
+        if opts.has(key) and opts.raw(key) != off:
+            raise opts.error(f"{key}={opts.raw(key)} ({what}) is not supported by darknet_py; it would change "
+                             f"the network's numbers, so it is refused rather than ignored", key)
 
 
 def render_cfg(sections):
@@ -222,7 +265,11 @@ class Options:
         return [(k, line) for k, (_, line) in self.section.options.items() if k not in self.used]
 
     def warn_unused(self):
+        no_effect = NO_EFFECT_KEYS.get(self.section.type, {})
         for key, line in self.unused():
             value = self.section.options[key][0]
-            warn(f"unused field '{key}={value}' (Darknet ignores it too)", self.section.path, line,
-                 self.section.type)
+            if key in no_effect:
+                message = f"'{key}={value}' has no effect here: {no_effect[key]}"
+            else:
+                message = f"unused field '{key}={value}' (Darknet ignores it too)"
+            warn(message, self.section.path, line, self.section.type)

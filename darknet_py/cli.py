@@ -23,8 +23,9 @@ def main(argv=None):
         if args.strict:
             warnings.simplefilter("error", CfgWarning)
         return args.run(args) or 0
-    except CfgWarning as w:                 # --strict: a warning is an error
-        print(f"darknet-py: error: {w}", file=sys.stderr)
+    except CfgWarning as w:                 # --strict: a warning is an error, at its file:line
+        place = f"{w.path}:{w.line}: " if getattr(w, "path", None) else ""
+        print(f"darknet-py: error: {place}{w}", file=sys.stderr)
         return 2
     except DarknetError as e:
         print(f"darknet-py: error: {e}", file=sys.stderr)

@@ -1,10 +1,25 @@
-"""Darknet .weights files: read and write, byte-compatible with the C code.
+"""Darknet .weights files: read and write, byte-compatible with the C code of both Darknets.
 
-Layout (little-endian, no padding): int32 major, minor, revision; ``seen`` as uint64 when
-major*10 + minor >= 2 (else int32); then, for every layer in cfg order, that layer's float32 arrays
-in Darknet's order (``Layer.weight_arrays``). Layers with ``dontsave=1`` are skipped on save, with
-``dontload=1`` on load. The file size must match the network exactly: a short or long file is a
-WeightsError that says by how many bytes, and a failed load changes nothing in the network.
+Layout (little-endian, no padding): int32 major, minor, revision; ``seen`` as a 64-bit count when
+major*10 + minor >= 2, else 32 bits (both Darknets' parser.c; pjreddie reads an ``int``, the fork a
+``uint32``: the same bytes for every count a real file holds); then, for every layer in cfg order,
+that layer's float32 arrays in Darknet's order (``Layer.weight_arrays``). The file size must match
+the network exactly: a short or long file is a WeightsError that says by how many bytes, and a failed
+load changes nothing in the network.
+
+Which version is written (decided here, README "Weights files"):
+* the version of the file last loaded into the network (``net.weights_version``), so a load/save
+  round trip is byte-identical in either format, 0.1.x (32-bit seen) included; a 0.1 file whose
+  ``seen`` outgrew 32 bits is written in the flavour's version instead (never a wrapped count);
+* without a loaded file, the flavour's own: 0.2.5 for ``compat="alexeyab"`` (the fork's version.h),
+  0.2.0 otherwise (pjreddie's save_weights).
+
+Per-layer rules by flavour:
+* pjreddie (and default mode): ``dontsave=1`` layers are skipped on save, ``dontload=1`` on load;
+* alexeyab: the fork's save_weights ignores ``dontsave`` (it writes every layer), load honours
+  ``dontload``; [deconvolutional] is not a type of the fork and has no place in its files; and the
+  fork writes ``seen = cur_iteration * batch * subdivisions``, i.e. ``net.seen`` rounded down to
+  whole batches (load sets cur_iteration = seen / (batch*subdivisions)).
 """
 import os
 import stat
@@ -15,16 +30,46 @@ import numpy as np
 from .errors import WeightsError
 from .fileio import atomic_write
 
-MAJOR, MINOR, REVISION = 0, 2, 0
+MAJOR, MINOR, REVISION = 0, 2, 0            # pjreddie's save_weights
+FLAVOUR_VERSIONS = {"alexeyab": (0, 2, 5)}   # the fork's version.h; every other flavour: pjreddie's
+FORK_WITHOUT_WEIGHTS = ("deconvolutional",)  # types the fork neither loads nor saves (it has no such layer)
 
 
 def seen_is_64bit(major, minor):
     return major * 10 + minor >= 2 and major < 1000 and minor < 1000
 
 
+def _takes_part(net, layer, skip_flag):
+    if getattr(net, "flavour", None) == "alexeyab":
+        if layer.type in FORK_WITHOUT_WEIGHTS:
+            return False
+        if skip_flag == "dontsave":             # the fork's save_weights_upto writes every layer
+            return True
+    return not getattr(layer, skip_flag, False)
+
+
 def _layer_arrays(net, skip_flag):
     """[(layer, [arrays])] of the layers that take part, in file order."""
-    return [(l, l.weight_arrays()) for l in net.layers if not getattr(l, skip_flag, False)]
+    return [(l, l.weight_arrays()) for l in net.layers if _takes_part(net, l, skip_flag)]
+
+
+def header_to_write(net):
+    """(major, minor, revision, seen) that ``save_weights`` writes (module docstring)."""
+    flavour = getattr(net, "flavour", None)
+    seen = int(net.seen)
+    if flavour == "alexeyab":
+        per_batch = net.batch * net.subdivisions
+        seen -= seen % per_batch
+    version = getattr(net, "weights_version", None)
+    if version is None or (not seen_is_64bit(*version[:2]) and seen >= 2**31):
+        version = FLAVOUR_VERSIONS.get(flavour, (MAJOR, MINOR, REVISION))
+    return (*version, seen)
+
+
+def pack_header(major, minor, revision, seen):
+    if seen_is_64bit(major, minor):
+        return struct.pack("<iiiQ", major, minor, revision, seen)
+    return struct.pack("<iiii", major, minor, revision, seen)
 
 
 def expected_size(net, header_bytes=20, skip_flag="dontload"):
@@ -36,7 +81,7 @@ def save_weights(net, path):
 
     Any failure (disk full, no such folder, interrupted) leaves the previous file as it was and no
     temporary file behind; an OSError becomes a WeightsError naming the file."""
-    header = struct.pack("<iiiQ", MAJOR, MINOR, REVISION, net.seen)   # before the temp file exists
+    header = pack_header(*header_to_write(net))    # before the temp file exists
 
     def write(f):
         f.write(header)
@@ -101,6 +146,7 @@ def load_weights(net, path):
     for _, dst, src, _ in staged:    # commit only once every array was read and checked
         dst[...] = src
     net.seen = int(seen)
+    net.weights_version = (major, minor, revision)   # what save_weights writes back
 
 
 def _stage(net, data, offset, path):

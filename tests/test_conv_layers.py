@@ -258,8 +258,8 @@ def test_adam_update_is_darknets_gpu_arithmetic():
 
 
 @pytest.mark.parametrize("text,match", [
-    ("binary=1", "binary=1 is not supported"),
-    ("xnor=1", "xnor=1 is not supported"),
+    ("flipped=1", "flipped=1 is not supported"),
+    ("antialiasing=1", "antialiasing=1 .* is not supported"),
     ("groups=2", "groups=2 must divide"),
     ("activation=leakey", "valid names"),
     ("stride=0", "stride=0 must be >= 1"),

@@ -29,12 +29,30 @@ from ._jit import kernel, parallel_kernel, prange
 
 # Codes in the order of Darknet's ACTIVATION enum (darknet.h), so a code means the same thing in both.
 LOGISTIC, RELU, RELIE, LINEAR, RAMP, TANH, PLSE, LEAKY, ELU, LOGGY, STAIR, HARDTAN, LHTAN, SELU = range(14)
+# AlexeyAB's additions (our own numbering; ``activate_new``, ``activate_channels`` below).
+SWISH, MISH, HARD_MISH, RELU6, GELU, NORM_CHAN, NORM_CHAN_SOFTMAX, NORM_CHAN_SOFTMAX_MAXVAL = range(14, 22)
+ZERO = 22            # internal, no cfg name: f = 0, f' = 0 (the fork's CPU activate() for names it lacks)
 ACTIVATIONS = {
     "logistic": LOGISTIC, "relu": RELU, "relie": RELIE, "linear": LINEAR, "ramp": RAMP, "tanh": TANH,
     "plse": PLSE, "leaky": LEAKY, "elu": ELU, "loggy": LOGGY, "stair": STAIR, "hardtan": HARDTAN,
     "lhtan": LHTAN, "selu": SELU,
+    "swish": SWISH, "mish": MISH, "hard_mish": HARD_MISH, "relu6": RELU6, "gelu": GELU,
+    "normalize_channels": NORM_CHAN, "normalize_channels_softmax": NORM_CHAN_SOFTMAX,
+    "normalize_channels_softmax_maxval": NORM_CHAN_SOFTMAX_MAXVAL,
+    "revleaky": LEAKY,   # the fork: leaky on the CPU (activate/gradient share leaky's case)
 }
-NAMES = {code: name for name, code in ACTIVATIONS.items()}
+NAMES = {code: name for name, code in ACTIVATIONS.items() if name != "revleaky"}
+NAMES[ZERO] = "zero"
+# Codes whose layer must keep the pre-activation input (the gradient needs x, not y) and, for the
+# normalize_channels family, mixes channels: those run the ``activate_ext``/``gradient_ext`` path.
+EXTENDED = frozenset((SWISH, MISH, HARD_MISH, GELU, NORM_CHAN, NORM_CHAN_SOFTMAX, NORM_CHAN_SOFTMAX_MAXVAL))
+CROSS_CHANNEL = frozenset((NORM_CHAN, NORM_CHAN_SOFTMAX, NORM_CHAN_SOFTMAX_MAXVAL))
+# How the fork treats the new codes (``fork_code``): conv and shortcut have their own kernels; every
+# other layer ([activation], [scale_channels], [sam]) calls the generic activate()/gradient(), whose
+# switch has no case for swish, mish, hard_mish, relu6 (nor the normalize_channels family): 0.
+FORK_LAYER, FORK_GENERIC = 1, 2
+MISH_THRESHOLD = 20.0
+NORM_EPS = 1e-4      # the fork's normalize_channels* denominators: eps + sum
 
 SELU_LAMBDA = 1.0507
 SELU_ALPHA = 1.6732
@@ -84,12 +102,89 @@ def activate_scalar(x, code):
         return x
     if code == LOGGY:
         return 2.0 / (1.0 + math.exp(-x)) - 1.0
+    if code >= SWISH:
+        return activate_new(x, code)
     if code == STAIR:
         fl = np.floor(x)                                    # float floor: NaN stays NaN
         if fl % 2.0 == 0.0:                                 # on [2k, 2k+1): the flat step k
             return np.floor(x / 2.0)
         return (x - fl) + np.floor(x / 2.0)               # on [2k+1, 2k+2): the ramp k + frac
     return x
+
+
+@kernel
+def _sigmoid(x):
+    if x < -700.0:                                          # exp overflow: the limit, not NaN
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@kernel
+def _softplus(x):
+    """The fork's mish softplus: x above 20, exp(x) below -20, log(exp(x) + 1) between."""
+    if x > MISH_THRESHOLD:
+        return x
+    if x < -MISH_THRESHOLD:
+        return math.exp(x)
+    return math.log(math.exp(x) + 1.0)
+
+
+@kernel
+def _gelu_u(x):
+    return 0.797885 * x + 0.035677 * x * x * x
+
+
+@kernel
+def activate_new(x, code):
+    """The fork's element-wise additions (activations.h), in float64: swish, mish, hard_mish, relu6,
+    gelu; ZERO gives 0. (The normalize_channels family mixes channels: ``activate_channels``.)"""
+    if code == SWISH:
+        return x * _sigmoid(x)
+    if code == MISH:
+        return x * math.tanh(_softplus(x))
+    if code == HARD_MISH:
+        if x > 0:
+            return x
+        if x > -2:
+            return x * x / 2 + x
+        return 0.0
+    if code == RELU6:
+        return min(max(x, 0.0), 6.0)
+    if code == GELU:
+        return 0.5 * x * (1.0 + math.tanh(_gelu_u(x)))
+    return 0.0
+
+
+@kernel
+def gradient_new(x, y, code, fork):
+    """f'(x) of ``activate_new``'s codes from the pre-activation x (and y = f(x)).
+
+    Every one is the true derivative (hard_mish, relu6: one-sided at their kinks) except gelu under
+    ``fork``: the fork evaluates its gelu_gradient formula at the OUTPUT y (a bug, kept in compat)."""
+    if code == SWISH:                                       # y + s(1 - y): the exact derivative
+        s = _sigmoid(x)
+        return y + s * (1.0 - y)
+    if code == MISH:                                        # = tsp + x sech^2(sp) sigmoid(x), exact
+        sp = _softplus(x)
+        tsp = math.tanh(sp)
+        return x * (1.0 - tsp * tsp) * (1.0 - math.exp(-sp)) + tsp
+    if code == HARD_MISH:
+        if x > 0:
+            return 1.0
+        if x > -2:
+            return x + 1.0
+        return 0.0
+    if code == RELU6:
+        return 1.0 if (y > 0 and y < 6) else 0.0
+    if code == GELU:
+        if fork:                                            # the fork's formula, at y
+            y3 = y * y * y
+            u = 0.0356774 * y3 + 0.797885 * y
+            sech = 2.0 / (math.exp(u) + math.exp(-u)) if abs(u) < 700.0 else 0.0
+            return 0.5 * math.tanh(u) + (0.0535161 * y3 + 0.398942 * y) * sech * sech + 0.5
+        t = math.tanh(_gelu_u(x))
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * (0.797885 + 3.0 * 0.035677 * x * x)
+    return 0.0
 
 
 @kernel
@@ -124,6 +219,10 @@ def gradient_scalar(y, code):
         return 2.0 * (1.0 - t) * t
     if code == STAIR:
         return 0.0 if np.floor(y) == y else 1.0
+    if code == RELU6:
+        return 1.0 if (y > 0 and y < 6) else 0.0
+    if code == ZERO:
+        return 0.0
     return 1.0
 
 
@@ -152,6 +251,105 @@ def gradient(y, n, code, delta):
         return
     for i in prange(n):
         delta[i] *= gradient_scalar(float(y[i]), code)
+
+
+# ---------------------------------------------------------------- the fork's additions, from the pre-activation
+
+@parallel_kernel
+def activate_elementwise(x, y, n, code):
+    """y[:n] = f(x[:n]) (x is kept: the pre-activation that ``gradient_elementwise`` reads)."""
+    for i in prange(n):
+        y[i] = activate_scalar(float(x[i]), code)
+
+
+@parallel_kernel
+def gradient_elementwise(x, y, n, code, fork, delta):
+    """delta[:n] *= f'(x[:n]) for ``activate_new``'s codes (``gradient_new``), else from y."""
+    for i in prange(n):
+        if code >= SWISH:
+            delta[i] *= gradient_new(float(x[i]), float(y[i]), code, fork)
+        else:
+            delta[i] *= gradient_scalar(float(y[i]), code)
+
+
+@parallel_kernel
+def activate_channels(x, y, batch, channels, spatial, code):
+    """The normalize_channels family, per batch item and pixel over the channels (the fork's
+    activate_array_normalize_channels*), from the pre-activation x into y:
+    NORM_CHAN: y_k = x_k / (1e-4 + sum_j max(x_j, 0)) where x_k > 0, else 0;
+    NORM_CHAN_SOFTMAX(_MAXVAL): y_k = exp(x_k - m) / (1e-4 + sum_j exp(x_j - m)), m = 0 (softmax)
+    or max_k x_k (maxval; the first maximum)."""
+    for p in prange(batch * spatial):                       # one pixel column per iteration: disjoint
+        b = p // spatial
+        base = b * channels * spatial + (p - b * spatial)
+        if code == NORM_CHAN:
+            total = NORM_EPS
+            for k in range(channels):
+                v = float(x[base + k * spatial])
+                if v > 0:
+                    total += v
+            for k in range(channels):
+                v = float(x[base + k * spatial])
+                y[base + k * spatial] = v / total if v > 0 else 0.0
+        else:
+            m = 0.0
+            if code == NORM_CHAN_SOFTMAX_MAXVAL:
+                m = float(x[base])
+                for k in range(1, channels):
+                    m = max(m, float(x[base + k * spatial]))
+            total = NORM_EPS
+            for k in range(channels):
+                total += math.exp(float(x[base + k * spatial]) - m)
+            for k in range(channels):
+                y[base + k * spatial] = math.exp(float(x[base + k * spatial]) - m) / total
+
+
+@parallel_kernel
+def gradient_channels(x, y, delta, batch, channels, spatial, code, fork):
+    """delta (w.r.t. y) -> w.r.t. the pre-activation x, in place, for the normalize_channels family.
+
+    With G = sum_k y_k delta_k over the pixel's channels:
+    fork (its CPU gradient_array_normalize_channels*, not a Jacobian): delta_k *= G (NORM_CHAN: only
+    where y_k > 0);
+    true: NORM_CHAN dx_k = [x_k > 0] (delta_k - G) / s with s = 1e-4 + sum max(x, 0); softmax
+    dx_k = y_k (delta_k - G), and for maxval also -G (1 - sum y) at the maximum (m moves with it:
+    the 1e-4 makes y depend on m)."""
+    for p in prange(batch * spatial):
+        b = p // spatial
+        base = b * channels * spatial + (p - b * spatial)
+        g = 0.0
+        sum_y = 0.0
+        for k in range(channels):
+            j = base + k * spatial
+            g += float(y[j]) * float(delta[j])
+            sum_y += float(y[j])
+        if fork:
+            for k in range(channels):
+                j = base + k * spatial
+                if code != NORM_CHAN or y[j] > 0:
+                    delta[j] = delta[j] * g
+            continue
+        if code == NORM_CHAN:
+            total = NORM_EPS
+            for k in range(channels):
+                v = float(x[base + k * spatial])
+                if v > 0:
+                    total += v
+            for k in range(channels):
+                j = base + k * spatial
+                delta[j] = (float(delta[j]) - g) / total if x[j] > 0 else 0.0
+            continue
+        arg = 0
+        if code == NORM_CHAN_SOFTMAX_MAXVAL:
+            for k in range(1, channels):
+                if x[base + k * spatial] > x[base + arg * spatial]:
+                    arg = k
+        for k in range(channels):
+            j = base + k * spatial
+            d = float(y[j]) * (float(delta[j]) - g)
+            if code == NORM_CHAN_SOFTMAX_MAXVAL and k == arg:
+                d -= g * (1.0 - sum_y)
+            delta[j] = d
 
 
 # ---------------------------------------------------------------- the fused inference epilogue

@@ -228,3 +228,56 @@ def mean_variance_train(x, mean, variance, rolling_mean, rolling_variance, batch
         rolling_mean[i] += 0.01 * mean[i]
         rolling_variance[i] *= 0.99
         rolling_variance[i] += 0.01 * variance[i]
+
+
+# ---------------------------------------------------------------- AlexeyAB's fork (compat="alexeyab")
+# The fork's CPU batch norm (its blas.c / batchnorm_layer.c, golden_alexeyab README 5.1): the epsilon
+# 1e-5 INSIDE the sqrt in the forward, rolling statistics r = .9 r + .1 stat, and a backward whose
+# last term divides by sqrt(var) + 1e-5 (epsilon outside there). Run only under net.flavour == "alexeyab".
+
+FORK_EPS = 1e-5
+
+
+@parallel_kernel
+def normalize_fork(x, mean, variance, out, batch, n, spatial):
+    """out = (x - mean) / sqrt(variance + 1e-5) per channel (out may be x): the fork's normalize_cpu."""
+    for i in prange(n):
+        m = mean[i]
+        s_ = math.sqrt(variance[i] + FORK_EPS)
+        for b in range(batch):
+            base = (b * n + i) * spatial
+            for s in range(spatial):
+                out[base + s] = (x[base + s] - m) / s_
+
+
+@parallel_kernel
+def rolling_update_fork(rolling, stat, n):
+    """rolling = .9 * rolling + .1 * stat (the fork's scal_cpu(.9) then axpy_cpu(.1))."""
+    for i in prange(n):
+        rolling[i] *= 0.9
+        rolling[i] += 0.1 * stat[i]
+
+
+@parallel_kernel
+def backward_fork(x, mean, variance, delta, batch, n, spatial):
+    """delta (w.r.t. x_norm) -> the fork's delta w.r.t. x, in place: ``backward_darknet`` except that
+    normalize_delta_cpu divides by sqrt(var) + 1e-5 (not a gradient of either forward; compat only)."""
+    count = batch * spatial
+    for i in prange(n):
+        m = mean[i]
+        var_eps = variance[i] + FORK_EPS
+        sum_d = 0.0
+        sum_dx = 0.0
+        for b in range(batch):
+            base = (b * n + i) * spatial
+            for s in range(spatial):
+                sum_d += delta[base + s]
+                sum_dx += delta[base + s] * (x[base + s] - m)
+        mean_delta = sum_d * (-1.0 / math.sqrt(var_eps))
+        variance_delta = sum_dx * (-0.5 * var_eps ** -1.5)
+        inv = 1.0 / (math.sqrt(variance[i]) + FORK_EPS)
+        for b in range(batch):
+            base = (b * n + i) * spatial
+            for s in range(spatial):
+                j = base + s
+                delta[j] = (delta[j] * inv + variance_delta * 2.0 * (x[j] - m) / count + mean_delta / count)

@@ -4,6 +4,10 @@ of [local], and shortcut's strided/sampled add between maps of different sizes (
 An image is (channels, height, width) flat; its column matrix is (channels*ksize*ksize, out_h*out_w)
 flat, row ``(c*ksize + ky)*ksize + kx``, column ``oy*out_w + ox``, reading the image at
 (oy*stride + ky - pad, ox*stride + kx - pad) and 0 outside it; out_h = (height + 2*pad - ksize)/stride + 1.
+
+``im2col_ext`` / ``col2im_ext`` generalise both (AlexeyAB's im2col_cpu_ext / col2im_cpu_ext): separate
+vertical and horizontal strides, a dilation (taps ``ky*dilation``) and the output size given by the
+caller (the fork's conv computes it without the dilation, and taps that fall outside read 0).
 """
 from ._jit import parallel_kernel, prange
 
@@ -31,6 +35,51 @@ def im2col(im, channels, height, width, ksize, stride, pad, col):
             for ox in range(out_w):
                 x = ox * stride + kx - pad
                 col[dst + ox] = im[src + x] if (x >= 0 and x < width) else zero
+
+
+@parallel_kernel
+def im2col_ext(im, channels, height, width, ksize, stride_y, stride_x, pad, dilation, out_h, out_w, col):
+    """col[:] = the (channels*ksize*ksize, out_h*out_w) column matrix reading im at
+    (oy*stride_y + ky*dilation - pad, ox*stride_x + kx*dilation - pad), 0 outside (overwrites)."""
+    zero = col.dtype.type(0)
+    for r in prange(channels * ksize * ksize):             # one row of col per iteration: disjoint
+        kx = r % ksize
+        ky = (r // ksize) % ksize
+        c = r // (ksize * ksize)
+        base = c * height * width
+        row = r * out_h * out_w
+        for oy in range(out_h):
+            y = oy * stride_y + ky * dilation - pad
+            dst = row + oy * out_w
+            if y < 0 or y >= height:
+                for ox in range(out_w):
+                    col[dst + ox] = zero
+                continue
+            src = base + y * width
+            for ox in range(out_w):
+                x = ox * stride_x + kx * dilation - pad
+                col[dst + ox] = im[src + x] if (x >= 0 and x < width) else zero
+
+
+@parallel_kernel
+def col2im_ext(col, channels, height, width, ksize, stride_y, stride_x, pad, dilation, out_h, out_w, im):
+    """im += the column matrix of ``im2col_ext`` scattered back (its adjoint); accumulates."""
+    for c in prange(channels):                              # one image channel per iteration: disjoint
+        base = c * height * width
+        for k in range(ksize * ksize):
+            ky = k // ksize
+            kx = k % ksize
+            row = (c * ksize * ksize + k) * out_h * out_w
+            for oy in range(out_h):
+                y = oy * stride_y + ky * dilation - pad
+                if y < 0 or y >= height:
+                    continue
+                dst = base + y * width
+                src = row + oy * out_w
+                for ox in range(out_w):
+                    x = ox * stride_x + kx * dilation - pad
+                    if x >= 0 and x < width:
+                        im[dst + x] += col[src + ox]
 
 
 _IDX = 0xFFFFFFFF   # index mask: proves to LLVM that an index is >= 0, so no wraparound select blocks vectors

@@ -6,6 +6,11 @@ then y = scale * x_norm + bias; inference uses the rolling stats in the same for
 Backward: in compat mode Darknet's formulas (1/sqrt(var + 1e-5), epsilon inside, and a variance term
 written for the biased variance); by default the exact gradient of the forward above (README: divergences).
 
+Under ``compat="alexeyab"`` the fork's batch norm instead (golden_alexeyab README 5.1), always pass by
+pass: (x - mean) / sqrt(var + 1e-5) (epsilon inside), rolling stats r = .9 r + .1 stat, the fork's
+backward (``batchnorm.backward_fork``) and NO bias gradient (its backward_batchnorm_layer has no
+backward_bias, so batch-normalised biases never train on the fork's CPU).
+
 With ``net.fast`` (the default) the training forward and every backward run fused kernels with the
 same values (kernels/activations.py: batchnorm_activate_train, backward_activation_bn); ``net.fast =
 False`` runs Darknet's pass-by-pass sequence below.
@@ -42,6 +47,9 @@ def forward_batchnorm(layer, net):
     b = layer.batch
     out = layer.output
     blas.copy(out, layer.x)
+    if net.flavour == "alexeyab":
+        _forward_fork(layer, net, out, b, n, spatial)
+        return
     if net.train and net.fast:                  # the same values in two passes (kernels' docstrings)
         bn.mean_variance_train(layer.x, layer.mean, layer.variance, layer.rolling_mean, layer.rolling_variance,
                                b, n, spatial)
@@ -63,6 +71,31 @@ def forward_batchnorm(layer, net):
     blas.add_bias(out, layer.biases, b, n, spatial)
 
 
+def _forward_fork(layer, net, out, b, n, spatial):
+    """AlexeyAB's forward_batchnorm_layer (CPU), pass by pass."""
+    if net.train:
+        bn.mean_variance(out, layer.mean, layer.variance, b, n, spatial)
+        bn.rolling_update_fork(layer.rolling_mean, layer.mean, n)
+        bn.rolling_update_fork(layer.rolling_variance, layer.variance, n)
+        bn.normalize_fork(out, layer.mean, layer.variance, out, b, n, spatial)
+        blas.copy(out, layer.x_norm)
+    else:
+        bn.normalize_fork(out, layer.rolling_mean, layer.rolling_variance, out, b, n, spatial)
+    blas.scale_bias(out, layer.scales, b, n, spatial)
+    blas.add_bias(out, layer.biases, b, n, spatial)
+
+
+def _backward_fork(layer, net):
+    """AlexeyAB's backward_batchnorm_layer: no bias gradient, the fork's normalize_delta."""
+    n, spatial = layer.bn_shape
+    b = layer.batch
+    delta = layer.delta
+    bn.backward_scale(layer.x_norm, delta, layer.scale_updates, b, n, spatial)
+    blas.scale_bias(delta, layer.scales, b, n, spatial)
+    mean, var = (layer.mean, layer.variance) if net.train else (layer.rolling_mean, layer.rolling_variance)
+    bn.backward_fork(layer.x, mean, var, delta, b, n, spatial)
+
+
 def backward_activation_batchnorm(layer, net, activation):
     """The activation gradient (from layer.output, code ``activation``) and then, with batch norm,
     ``backward_batchnorm``, or else the bias gradient: one fused kernel (two sweeps of the delta).
@@ -73,6 +106,14 @@ def backward_activation_batchnorm(layer, net, activation):
         n = layer.biases.size
         spatial = layer.delta.size // (layer.batch * n)
     delta = layer.delta
+    if net.flavour == "alexeyab":                   # the fork's passes, not fused
+        activations.gradient(layer.output, delta.size, activation, delta)
+        if layer.batch_normalize:
+            _backward_fork(layer, net)
+        elif layer.bias_updates is not None:
+            blas.backward_bias(layer.bias_updates, delta, layer.batch, layer.biases.size,
+                               delta.size // (layer.batch * layer.biases.size))
+        return
     has_bias = layer.bias_updates is not None
     bias_updates = layer.bias_updates if has_bias else delta[:0]
     if not layer.batch_normalize:
@@ -94,6 +135,9 @@ def backward_activation_batchnorm(layer, net, activation):
 
 def backward_batchnorm(layer, net):
     """layer.delta (w.r.t. the BN output) -> w.r.t. the BN input, in place; adds bias/scale gradients."""
+    if net.flavour == "alexeyab":
+        _backward_fork(layer, net)
+        return
     n, spatial = layer.bn_shape
     b = layer.batch
     delta = layer.delta

@@ -9,6 +9,31 @@ Modes (``net.compat``):
   straight into net.delta with beta=0 (overwriting what layers above added, e.g. a shortcut's) and
   Darknet's batch-norm backward;
 * default: the same forward; backward is the exact gradient and always accumulates into net.delta.
+* compat="alexeyab": AlexeyAB's fork (golden_alexeyab README 5.2): EVERY conv backward overwrites
+  net.delta (col2im_cpu_ext zeroes its destination), the fork's batch norm (layers/batchnorm.py:
+  epsilon inside the sqrt, .9/.1 rolling statistics, no bias gradient) and its activations (relu6 is 0
+  on its CPU; gelu's gradient is taken at the output); always the plain path below.
+
+AlexeyAB's options, in every mode: ``stride_x``/``stride_y`` (``stride`` for a missing one) and
+``dilation`` (1 for a 1x1 kernel), through im2col_ext/col2im_ext. Like the fork, the output size
+(h + 2p - size)/stride_y + 1 ignores the dilation while im2col pads by p*dilation (the two agree for
+odd kernels with pad=1; otherwise taps beyond the input read 0). The fork's activations that need the
+pre-activation (swish, mish, hard_mish, gelu) or mix channels (normalize_channels*) keep it in
+``act_input`` and always run the plain path.
+
+Binary convolution (``binary=1``: binarised weights; ``xnor=1``: binarised weights and inputs;
+kernels/binary.py), always the plain path. Forward: weights sign(w) * mean|w| per filter, inputs
++1/-1 (x > 0). Backward:
+* compat (both flavours): Darknet's CPU, which differentiates as if the layer were a float conv: the
+  weight gradient from the REAL input, the input gradient through the REAL weights (straight-through),
+  and the update moves the real weights. Darknet's CPU forward ignores ``binary=1`` alone (it swaps
+  the binary weights in only on the GPU), so compat does too;
+* default: the weight gradient is the true gradient of the binarised forward (through sign(w) * mean|w|,
+  with the input the forward used); the input gradient of ``xnor`` is straight-through (sign treated as
+  the identity: its true gradient is 0 almost everywhere), a documented divergence.
+The fork's CPU binarize_weights passes the layer's weight count as the per-filter size (it reads and
+writes past the buffer); here both flavours binarise per filter, as pjreddie does.
+
 Divergence in both modes: Darknet's 1x1 path skips im2col even when stride > 1 or padding > 0
 (reading the wrong pixels); here only a 1x1, stride-1, unpadded conv skips it.
 
@@ -54,16 +79,32 @@ i.e. another summation order) in fewer passes and thread-pool wake-ups:
 import math
 
 from ..kernels import activations, blas, im2col
+from ..kernels import binary as binkernels
 from ..kernels import batchnorm as bn
 from ..kernels.gemm import gemm
 from ..registry import register_layer
-from ._activation import parse_activation
+from ._activation import activate_ext, fork_code, gradient_ext, parse_activation
 from ._params import ParamLayer
 from .base import Option, shape3
+from ..cfg import reject_unsupported
 from .batchnorm import backward_activation_batchnorm, backward_batchnorm, forward_batchnorm, init_batchnorm
 
 
 STRIP_BYTES = 4 << 20   # inference: a conv whose column matrix is larger runs in strips of output rows
+
+# AlexeyAB's [convolutional] keys that change shapes or numbers and are not implemented here: a
+# CfgError at the key's line (never a warning over a different network). key: (what, "off" value).
+UNSUPPORTED_KEYS = {
+    "antialiasing": ("anti-aliased (blurred, strided) convolution", "0"),
+    "share_index": ("weights shared with another layer", None),
+    "deform": ("deformable convolution", "0"),
+    "sway": ("rotation-invariant (sway) convolution", "0"),
+    "rotate": ("rotation-invariant convolution", "0"),
+    "stretch": ("scale-invariant (stretch) convolution", "0"),
+    "stretch_sway": ("scale/rotation-invariant convolution", "0"),
+    "assisted_excitation": ("assisted excitation (changes the training forward)", "0"),
+    "coordconv": ("coordinate channels", "0"),
+}
 
 
 @register_layer("convolutional", "conv")
@@ -77,19 +118,40 @@ class Convolutional(ParamLayer):
         Option("groups", 1, "channel groups (filters and channels must divide by it)"),
         Option("activation", "logistic", "activation function"),
         Option("batch_normalize", 0, "1: batch norm instead of a bias only"),
-        Option("binary", 0, "binary weights (not supported)"),
-        Option("xnor", 0, "xnor network (not supported)"),
+        Option("stride_x", 0, "horizontal step (AlexeyAB; default: stride)"),
+        Option("stride_y", 0, "vertical step (AlexeyAB; default: stride)"),
+        Option("dilation", 1, "spacing of the kernel taps (AlexeyAB; 1 for a 1x1 kernel)"),
+        Option("binary", 0, "1: binarised weights sign(w)*mean|w| per filter"),
+        Option("xnor", 0, "1: binarised weights and inputs (+1/-1)"),
         Option("flipped", 0, "transposed weights in the file (not supported)"),
     )
 
     def __init__(self, batch, in_shape, net, filters, size=1, stride=1, padding=0, groups=1,
-                 activation=activations.LOGISTIC, batch_normalize=False):
+                 activation=activations.LOGISTIC, batch_normalize=False, stride_x=None, stride_y=None,
+                 dilation=1, binary=False, xnor=False):
         c, h, w = in_shape
-        out_h = (h + 2 * padding - size) // stride + 1
-        out_w = (w + 2 * padding - size) // stride + 1
+        stride_x = stride if stride_x is None else stride_x
+        stride_y = stride if stride_y is None else stride_y
+        dilation = 1 if size == 1 else dilation
+        out_h = (h + 2 * padding - size) // stride_y + 1
+        out_w = (w + 2 * padding - size) // stride_x + 1
         super().__init__(batch, in_shape, (filters, out_h, out_w), dtype=net.dtype)  # output, delta: (B, n, OH, OW)
         self.n, self.size, self.stride, self.padding, self.groups = filters, size, stride, padding, groups
+        self.stride_x, self.stride_y, self.dilation = stride_x, stride_y, dilation
+        # im2col_ext: unequal strides or a dilation (the fast im2col kernels assume neither)
+        self.general = stride_x != stride_y or dilation > 1
+        if not self.general:
+            self.stride = stride_x
         self.activation = activation
+        # (B, n, OH, OW) the pre-activation, for activations whose gradient needs it (kernels.activations.EXTENDED)
+        self.act_input = self.alloc(batch * self.outputs) if activation in activations.EXTENDED else None
+        self.binary, self.xnor = bool(binary), bool(xnor)
+        nw = filters * (c // groups) * size * size
+        binarized = self.binary or self.xnor
+        self.binary_weights = self.alloc(nw) if binarized else None        # like weights: sign(w)*mean|w|
+        self.binary_weight_grad = self.alloc(nw) if binarized else None    # like weights: w.r.t. binary_weights
+        self.binary_input = self.alloc(batch * c * h * w) if self.xnor else None   # (B, C, H, W) +1/-1
+        self.plain_only = self.act_input is not None or binarized         # no fast path (module docstring)
         nweights = filters * (c // groups) * size * size
         # weights (n, c/groups, size, size), biases (n,); Darknet's scale sqrt(2 / fan_in) * N(0, 1)
         self.init_parameters(nweights, filters, net, math.sqrt(2.0 / (size * size * c / groups)), uniform=False)
@@ -97,7 +159,7 @@ class Convolutional(ParamLayer):
             init_batchnorm(self, filters, out_h * out_w)
             self.init_adam_scales()
         # 1x1, stride 1, no padding: the input already is the column matrix
-        self.direct = size == 1 and stride == 1 and padding == 0
+        self.direct = size == 1 and stride_x == 1 and stride_y == 1 and padding == 0
         self.workspace_size = 0 if self.direct else out_h * out_w * size * size * c // groups   # (k, OH*OW)
         # inference fast path (module docstring): per-channel x*a + b, folded weights
         self.infer_scale = self.alloc(filters)           # (n,) a = scale / (sqrt(rolling var) + 1e-6)
@@ -118,6 +180,9 @@ class Convolutional(ParamLayer):
         filters = opts.int("filters", 1, min=1)
         size = opts.int("size", 1, min=1)
         stride = opts.int("stride", 1, min=1)
+        stride_x = opts.int("stride_x", stride, min=1)
+        stride_y = opts.int("stride_y", stride, min=1)
+        dilation = opts.int("dilation", 1, min=1)
         pad = opts.flag("pad", 0)
         padding = opts.int("padding", 0, min=0)
         if pad:
@@ -125,15 +190,18 @@ class Convolutional(ParamLayer):
         groups = opts.int("groups", 1, min=1)
         activation = parse_activation(opts, default="logistic")
         batch_normalize = opts.flag("batch_normalize", 0)
-        for key in ("binary", "xnor", "flipped"):
+        binary, xnor = opts.flag("binary", 0), opts.flag("xnor", 0)
+        for key in ("flipped",):
             if opts.flag(key, 0):
                 raise opts.error(f"{key}=1 is not supported", key)
+        reject_unsupported(opts, UNSUPPORTED_KEYS)
         if c % groups or filters % groups:
             raise opts.error(f"groups={groups} must divide the input channels ({c}) and filters ({filters})",
                              "groups")
         if h + 2 * padding < size or w + 2 * padding < size:
             raise opts.error(f"a {size}x{size} kernel with padding {padding} does not fit a {h}x{w} input", "size")
-        return cls(net.batch, in_shape, net, filters, size, stride, padding, groups, activation, batch_normalize)
+        return cls(net.batch, in_shape, net, filters, size, stride, padding, groups, activation, batch_normalize,
+                   stride_x, stride_y, dilation, binary, xnor)
 
     # ------------------------------------------------------------------ views
     def _dims(self):
@@ -150,19 +218,24 @@ class Convolutional(ParamLayer):
         if self.direct:
             return image.reshape(k, spatial)
         col = net.workspace[: k * spatial]
-        if fast:
+        if self.general:
+            im2col.im2col_ext(image, cg, h, w, self.size, self.stride_y, self.stride_x, self.padding * self.dilation,
+                              self.dilation, self.out_shape[1], self.out_shape[2], col)
+        elif fast:
             im2col.im2col_fast(image, cg, h, w, self.size, self.stride, self.padding, 0, self.out_shape[1], col)
         else:
             im2col.im2col(image, cg, h, w, self.size, self.stride, self.padding, col)
         return col.reshape(k, spatial)
 
-    def _convolve(self, net, weights, target, beta, fast):
-        """target[b, group g] = W_g @ columns(input[b, g]) + beta * target, for every item and group."""
+    def _convolve(self, net, weights, target, beta, fast, source=None):
+        """target[b, group g] = W_g @ columns(source[b, g]) + beta * target, for every item and group
+        (``source``: net.input unless given)."""
         cg, h, w, m, k, spatial = self._dims()
+        source = net.input if source is None else source
         for b in range(self.batch):
             for g in range(self.groups):
                 bg = b * self.groups + g
-                image = net.input[bg * cg * h * w: (bg + 1) * cg * h * w]            # (c/groups, H, W)
+                image = source[bg * cg * h * w: (bg + 1) * cg * h * w]               # (c/groups, H, W)
                 wg = weights[g * m * k: (g + 1) * m * k].reshape(m, k)
                 out = target[bg * m * spatial: (bg + 1) * m * spatial].reshape(m, spatial)
                 gemm(False, False, 1.0, wg, self._columns(image, net, fast), beta, out)
@@ -172,8 +245,12 @@ class Convolutional(ParamLayer):
         """Say that the parameter arrays were edited in place: the folded weights are remade."""
         self.params_version += 1
 
+    def _code(self, net):
+        """The activation code this forward runs (the fork's CPU quirks under compat="alexeyab")."""
+        return fork_code(self.activation, net, generic=False)
+
     def forward(self, net):
-        if not net.fast:
+        if not net.fast or net.flavour == "alexeyab" or self.plain_only:
             self._forward_plain(net)
         elif net.train:
             self._forward_train(net)
@@ -215,7 +292,7 @@ class Convolutional(ParamLayer):
         first STRIP_BYTES of the workspace (cache-resident, and the rest of the workspace is never
         touched, so never resident), and the epilogue writes the strip into the output. Each output
         value is the same sum in the same order, so the values equal the one-piece path's."""
-        if self.direct:
+        if self.direct or self.general:
             return 0
         cg, h, w, m, k, spatial = self._dims()
         item = self.output.itemsize
@@ -298,12 +375,36 @@ class Convolutional(ParamLayer):
         self._x_dirty = True
         cg, h, w, m, k, spatial = self._dims()
         blas.fill(self.output, 0.0)
-        self._convolve(net, self.weights, self.output, 1.0, fast=False)   # Darknet: fill 0, then C += A B
+        weights, source = self._binarized(net)
+        self._convolve(net, weights, self.output, 1.0, fast=False, source=source)   # Darknet: fill 0, C += A B
         if self.batch_normalize:
             forward_batchnorm(self, net)
         else:
             blas.add_bias(self.output, self.biases, self.batch, self.n, spatial)
-        activations.activate(self.output, self.output.size, self.activation)
+        code = self._code(net)
+        if self.act_input is not None:
+            blas.copy(self.output, self.act_input)
+            activate_ext(self.act_input, self.output, self.batch, self.n, spatial, code)
+        else:
+            activations.activate(self.output, self.output.size, code)
+
+    def _binarized(self, net):
+        """(weights, input) the forward convolves: binarised ones for binary/xnor (module docstring)."""
+        weights, source = self.weights, net.input
+        if self.xnor or (self.binary and not net.compat):      # Darknet's CPU ignores binary=1 alone
+            binkernels.binarize_weights(self.weights, self.n, self.weights.size // self.n, self.binary_weights)
+            weights = self.binary_weights
+        if self.xnor:
+            binkernels.binarize_input(net.input, net.input.size, self.binary_input)
+            source = self.binary_input
+        return weights, source
+
+    def _backward_operands(self, net):
+        """(weights for the input gradient, input for the weight gradient, weight-gradient target)."""
+        if net.compat or not (self.binary or self.xnor):       # Darknet: the real weights and input
+            return self.weights, net.input, self.weight_updates
+        blas.fill(self.binary_weight_grad, 0.0)
+        return self.binary_weights, (self.binary_input if self.xnor else net.input), self.binary_weight_grad
 
     def backward(self, net):
         self._fold = False                               # differentiated: parameters may be edited at will
@@ -312,34 +413,52 @@ class Convolutional(ParamLayer):
             self._forward_plain(net)
         cg, h, w, m, k, spatial = self._dims()
         fast = net.fast
+        code = self._code(net)
+        if self.act_input is not None:                   # the gradient needs the pre-activation
+            gradient_ext(self.act_input, self.output, self.delta, self.batch, self.n, spatial, code,
+                         net.flavour == "alexeyab")
+            code = activations.LINEAR                    # done: what follows is batch norm / bias
         if fast:                                         # the passes below fused into one kernel
-            backward_activation_batchnorm(self, net, self.activation)
+            backward_activation_batchnorm(self, net, code)
         else:
-            activations.gradient(self.output, self.output.size, self.activation, self.delta)
+            activations.gradient(self.output, self.output.size, code, self.delta)
             if self.batch_normalize:
                 backward_batchnorm(self, net)
             else:
                 blas.backward_bias(self.bias_updates, self.delta, self.batch, self.n, spatial)
+        weights, source, weight_grad = self._backward_operands(net)
         for b in range(self.batch):
             for g in range(self.groups):
                 bg = b * self.groups + g
-                image = net.input[bg * cg * h * w: (bg + 1) * cg * h * w]
+                image = source[bg * cg * h * w: (bg + 1) * cg * h * w]
                 col = self._columns(image, net, fast)
                 d = self.delta[bg * m * spatial: (bg + 1) * m * spatial].reshape(m, spatial)
-                gemm(False, True, 1.0, d, col, 1.0, self.weight_updates[g * m * k: (g + 1) * m * k].reshape(m, k))
+                gemm(False, True, 1.0, d, col, 1.0, weight_grad[g * m * k: (g + 1) * m * k].reshape(m, k))
                 if net.delta is None:                     # layer 0 of a real training run
                     continue
-                wg = self.weights[g * m * k: (g + 1) * m * k].reshape(m, k)
+                wg = weights[g * m * k: (g + 1) * m * k].reshape(m, k)
                 image_delta = net.delta[bg * cg * h * w: (bg + 1) * cg * h * w]
+                fork = net.flavour == "alexeyab"         # the fork overwrites whatever the kernel size
                 if self.direct:
                     # Darknet writes the product straight into net.delta with beta = 0 (overwrite)
                     beta = 0.0 if net.compat else 1.0
                     gemm(True, False, 1.0, wg, d, beta, image_delta.reshape(k, spatial))
+                    continue
+                dcol = net.workspace[: k * spatial].reshape(k, spatial)
+                gemm(True, False, 1.0, wg, d, 0.0, dcol)
+                if fork:
+                    blas.fill(image_delta, 0.0)
+                if self.general:
+                    im2col.col2im_ext(net.workspace, cg, h, w, self.size, self.stride_y, self.stride_x,
+                                      self.padding * self.dilation, self.dilation, self.out_shape[1],
+                                      self.out_shape[2], image_delta)
                 else:
-                    dcol = net.workspace[: k * spatial].reshape(k, spatial)
-                    gemm(True, False, 1.0, wg, d, 0.0, dcol)
                     col2im = im2col.col2im_fast if fast else im2col.col2im
                     col2im(net.workspace, cg, h, w, self.size, self.stride, self.padding, image_delta)
+
+        if weight_grad is self.binary_weight_grad:       # through sign(w) * mean|w| to the real weights
+            binkernels.binary_weight_gradient(self.weights, weight_grad, self.n, self.weights.size // self.n,
+                                          self.weight_updates)
 
     def update(self, args):
         super().update(args)
@@ -360,4 +479,6 @@ class Convolutional(ParamLayer):
         return 2 * self.weights.size * self.out_shape[1] * self.out_shape[2]
 
     def summary(self):
-        return {"filters": self.n, "size": f"{self.size}x{self.size}/{self.stride}"}
+        stride = f"{self.stride_x}" if self.stride_x == self.stride_y else f"{self.stride_x}x{self.stride_y}"
+        dilation = f"(d{self.dilation})" if self.dilation > 1 else ""
+        return {"filters": self.n, "size": f"{self.size}x{self.size}/{stride}{dilation}"}
