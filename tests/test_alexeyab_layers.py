@@ -64,6 +64,12 @@ def test_route_stream_keys_warn_that_they_change_nothing():
         build(cfg("[upsample]\nstride=1\n\n[route]\nlayers=-1\nstream=1\n"))
 
 
+def test_route_onlyforward_passes_no_gradient():
+    net = build64(cfg(TWO + "[route]\nlayers=-1,-2\nonlyforward=1\n"))
+    net.forward(rand((2, 4, 4, 6)), train=True)
+    np.testing.assert_array_equal(net.backward(rand((2, 8, 4, 6))), 0.0)
+
+
 # ---------------------------------------------------------------- [maxpool] stride_x/y, maxpool_depth
 def naive_maxpool_xy(x, size, sx, sy, pad):
     b, c, h, w = x.shape

@@ -11,6 +11,8 @@ its g-th of G contiguous slices per batch item (channels ``g*C/G .. (g+1)*C/G``)
 ``sum(C)/G`` channels. pjreddie's Darknet does not read these keys: with ``compat="pjreddie"`` they
 are ignored with a warning, as that Darknet would; otherwise they are applied. ``stream`` and
 ``wait_stream`` choose CUDA streams in the fork and change nothing here (a warning says so).
+``onlyforward=1`` (the fork reads it for every layer; its cfgs use it on [route]): backward skips this
+layer, so no gradient flows to its sources through it.
 """
 from ..kernels import shape
 from ..registry import register_layer
@@ -26,7 +28,9 @@ class Route(Layer):
         Option("group_id", 0, "which group of each source to take, 0..groups-1 (AlexeyAB)"),
         Option("stream", -1, "AlexeyAB's CUDA stream: no effect here"),
         Option("wait_stream", -1, "AlexeyAB's CUDA stream: no effect here"),
+        Option("onlyforward", 0, "1: backward passes no gradient through this route (AlexeyAB)"),
     )
+    onlyforward = False
 
     def __init__(self, batch, sources, sizes, out_shape, groups=1, group_id=0, dtype=None):
         super().__init__(batch, out_shape, out_shape, dtype=dtype)   # output, delta: (B, *out_shape); inputs = outputs like Darknet
@@ -56,8 +60,10 @@ class Route(Layer):
         for i, c in zip(sources, channels):
             if c % groups:
                 raise opts.error(f"layer {i} has {c} channels, not divisible by groups={groups}", "groups")
-        return cls(net.batch, sources, [net.layers[i].outputs for i in sources], out_shape, groups, group_id,
-                   dtype=net.dtype)
+        layer = cls(net.batch, sources, [net.layers[i].outputs for i in sources], out_shape, groups, group_id,
+                    dtype=net.dtype)
+        layer.onlyforward = opts.flag("onlyforward", 0)
+        return layer
 
     def _parts(self):
         """(source layer, its outputs per item, slice size, slice offset in the source, offset here)."""
@@ -78,6 +84,8 @@ class Route(Layer):
                                   offset, self.outputs)
 
     def backward(self, net):
+        if self.onlyforward:
+            return
         for index, size, part, src_offset, offset in self._parts():
             delta = net.layers[index].delta
             if delta is None:                # [crop] has no delta
