@@ -47,7 +47,7 @@ def test_route_groups_forward_and_gradient(layers, group_id):
 
 
 def test_route_groups_ignored_with_a_warning_under_pjreddie_compat():
-    text = cfg("[route]\nlayers=-1\ngroups=2\ngroup_id=1\n".join(["[upsample]\nstride=1\n\n", ""]))
+    text = cfg("[upsample]\nstride=1\n\n[route]\nlayers=-1\ngroups=2\ngroup_id=1\n")
     assert build(text).layers[1].out_shape == (2, 4, 6)
     with pytest.warns(CfgWarning, match="pjreddie's Darknet ignores it"):
         assert build(text, compat="pjreddie").layers[1].out_shape == (4, 4, 6)
