@@ -131,3 +131,11 @@ def test_several_from_layers_need_the_same_width_and_height():
         "[upsample]\nstride=2\n\n[shortcut]\nfrom=-2,-3\n"
     with pytest.raises(CfgError, match="same width and height"):
         darknet_py.build_network(parse_cfg(text, "s.cfg"), "s.cfg")
+
+
+def test_alpha_beta_are_ignored_with_a_warning_under_alexeyab_compat():
+    text = NET.format(batch=1, c=3, h=2, w=2) + "[upsample]\nstride=1\n\n[shortcut]\nfrom=-1\nalpha=0.5\n"
+    assert darknet_py.build_network(parse_cfg(text, "s.cfg"), "s.cfg").layers[1].alpha == 0.5
+    with pytest.warns(darknet_py.CfgWarning, match="alpha=0.5 has no effect here"):
+        net = darknet_py.build_network(parse_cfg(text, "s.cfg"), "s.cfg", compat="alexeyab")
+    assert net.layers[1].alpha == 1.0

@@ -19,13 +19,15 @@ ones only. The weights, (sources, 1 or C) with prev first, are saved in .weights
 Backward: source j's delta += w~_j * d. The fork's weight gradient is the gradient with respect to
 the NORMALISED weight (the normalisation's Jacobian is left out); compat mode keeps that, the default
 goes through the normalisation (the true gradient). The fork refuses weights without a normalisation
-(a parser bug); here ``weights_normalization=none`` uses the raw weights. The fork ignores alpha/beta;
-they are refused together with these keys.
+(a parser bug); here ``weights_normalization=none`` uses the raw weights. The fork ignores alpha/beta:
+they are refused with several or weighted 'from' layers, and ignored with a warning under
+compat="alexeyab".
 """
 from ..kernels import activations, blas, im2col
 from ..kernels import shortcut as ks
 from ..registry import register_layer
 from ._activation import parse_activation
+from ._keys import warn_no_effect
 from ._params import sgd_step
 from .base import Layer, Option, shape3
 
@@ -96,8 +98,13 @@ class Shortcut(Layer):
         if w1 // w != h1 // h or w // w1 != h // h1:
             raise opts.error(f"from={sources[0] - here}: layer {sources[0]}'s output {w1}x{h1} and the input "
                              f"{w}x{h} do not scale by the same factor in width and height", "from")
-        alpha = opts.float("alpha", 1.0)
-        beta = opts.float("beta", 1.0)
+        if net.flavour == "alexeyab":                # the fork's parse_shortcut does not read them
+            for key in ("alpha", "beta"):
+                warn_no_effect(opts, key, "AlexeyAB's fork ignores it (compat='alexeyab')")
+            alpha = beta = 1.0
+        else:
+            alpha = opts.float("alpha", 1.0)
+            beta = opts.float("beta", 1.0)
         return cls(net.batch, in_shape, sources[0], from_shape, activation, alpha, beta, dtype=net.dtype)
 
     @classmethod
