@@ -19,6 +19,8 @@ SPECS = {
     "region": ("", (25, 4, 4)),        # num=1, coords=4, classes=20
     "reorg": ("stride=2", (8, 4, 4)),
     "crop": ("crop_height=4\ncrop_width=4", (3, 6, 6)),
+    "sam": ("from=-1", (4, 6, 6)),               # prev * prev: the from-layer is also the input
+    "scale_channels": ("from=-1", (4, 1, 1)),    # per-channel factors of a 1x1 map
 }
 TYPES = sorted(registered_layers())
 

@@ -5,7 +5,7 @@ iteration writes its own slice: pooling windows never cross a channel plane.
 """
 import numpy as np
 
-from ._jit import parallel_kernel, prange
+from ._jit import kernel, parallel_kernel, prange
 
 
 @parallel_kernel
@@ -207,3 +207,112 @@ def maxpool_forward_fast(x, y, indexes, batch, c, h, w, out_h, out_w, size, stri
                             bi = idx
             y[out0 + j] = best
             indexes[out0 + j] = bi
+
+
+@parallel_kernel
+def maxpool_forward_xy(x, y, indexes, batch, c, h, w, out_h, out_w, size, stride_x, stride_y, pad):
+    """``maxpool_forward`` with separate column and row steps (AlexeyAB's stride_x / stride_y)."""
+    offset = -(pad // 2)
+    lowest = -np.finfo(np.float32).max
+    for row in prange(batch * c * out_h):          # one output row per iteration
+        plane = row // out_h
+        i = row - plane * out_h
+        in_base = plane * h * w
+        for j in range(out_w):
+            best = lowest
+            best_i = -1
+            for n in range(size):
+                cur_h = offset + i * stride_y + n
+                for m in range(size):
+                    cur_w = offset + j * stride_x + m
+                    if cur_h >= 0 and cur_h < h and cur_w >= 0 and cur_w < w:
+                        idx = in_base + cur_h * w + cur_w
+                        v = x[idx]
+                        if v > best:
+                            best = v
+                            best_i = idx
+            out = row * out_w + j
+            y[out] = best
+            indexes[out] = best_i
+
+
+@parallel_kernel
+def maxpool_depth_forward(x, y, indexes, batch, c, spatial, groups):
+    """y[b, g, s] = max over channels k = g, g+groups, ... < c of x[b, k, s] (AlexeyAB's maxpool_depth);
+    the first maximum in increasing k wins (strict >); indexes keep the winner's flat input index."""
+    lowest = -np.finfo(np.float32).max
+    for bg in prange(batch * groups):               # one output plane per iteration
+        b = bg // groups
+        g = bg - b * groups
+        for s in range(spatial):
+            best = lowest
+            best_i = -1
+            for k in range(g, c, groups):
+                idx = (b * c + k) * spatial + s
+                if x[idx] > best:
+                    best = x[idx]
+                    best_i = idx
+            y[bg * spatial + s] = best
+            indexes[bg * spatial + s] = best_i
+
+
+@kernel
+def maxpool_scatter(indexes, dy, dx):
+    """dx[indexes[o]] += dy[o] for every output o. Serial: several outputs may share a winner
+    (maxpool_depth's planes interleave, so the per-plane split of maxpool_backward does not apply)."""
+    for o in range(dy.size):
+        idx = indexes[o]
+        if idx >= 0:
+            dx[idx] += dy[o]
+
+
+@parallel_kernel
+def local_avgpool_forward(x, y, batch, c, h, w, out_h, out_w, size, stride_x, stride_y, pad):
+    """y = mean of the VALID cells of each size x size window at (i*stride_y - pad//2, j*stride_x - pad//2)
+    (AlexeyAB's [local_avgpool]: border windows divide by their count of cells inside the input)."""
+    offset = -(pad // 2)
+    for row in prange(batch * c * out_h):
+        plane = row // out_h
+        i = row - plane * out_h
+        in_base = plane * h * w
+        for j in range(out_w):
+            acc = y.dtype.type(0.0)
+            count = 0
+            for n in range(size):
+                cur_h = offset + i * stride_y + n
+                for m in range(size):
+                    cur_w = offset + j * stride_x + m
+                    if cur_h >= 0 and cur_h < h and cur_w >= 0 and cur_w < w:
+                        acc += x[in_base + cur_h * w + cur_w]
+                        count += 1
+            y[row * out_w + j] = acc / count if count > 0 else 0.0
+
+
+@parallel_kernel
+def local_avgpool_backward(dy, dx, batch, c, h, w, out_h, out_w, size, stride_x, stride_y, pad, by_count):
+    """dx[cell] += dy[o] / n for every valid cell of output o's window; n = the window's count of valid
+    cells (``by_count``: the true gradient) or size*size (AlexeyAB's backward). One plane per iteration:
+    windows overlap, planes do not."""
+    offset = -(pad // 2)
+    for plane in prange(batch * c):
+        in_base = plane * h * w
+        for i in range(out_h):
+            for j in range(out_w):
+                count = size * size
+                if by_count:
+                    count = 0
+                    for n in range(size):
+                        cur_h = offset + i * stride_y + n
+                        for m in range(size):
+                            cur_w = offset + j * stride_x + m
+                            if cur_h >= 0 and cur_h < h and cur_w >= 0 and cur_w < w:
+                                count += 1
+                if count == 0:
+                    continue
+                g = dy[(plane * out_h + i) * out_w + j] / count
+                for n in range(size):
+                    cur_h = offset + i * stride_y + n
+                    for m in range(size):
+                        cur_w = offset + j * stride_x + m
+                        if cur_h >= 0 and cur_h < h and cur_w >= 0 and cur_w < w:
+                            dx[in_base + cur_h * w + cur_w] += g

@@ -27,6 +27,27 @@ def route_add(dy, dx, batch, size, dy_offset, dy_stride):
 
 
 @parallel_kernel
+def route_copy_part(src, src_stride, src_offset, dst, batch, size, dst_offset, dst_stride):
+    """dst[b, dst_offset : dst_offset+size] = src[b, src_offset : src_offset+size] (route with groups:
+    src is (B, src_stride), each item contributes one contiguous slice)."""
+    for b in prange(batch):
+        s0 = b * src_stride + src_offset
+        d0 = b * dst_stride + dst_offset
+        for i in range(size):
+            dst[d0 + i] = src[s0 + i]
+
+
+@parallel_kernel
+def route_add_part(dy, dy_stride, dy_offset, dx, batch, size, dx_offset, dx_stride):
+    """dx[b, dx_offset : dx_offset+size] += dy[b, dy_offset : dy_offset+size]; the backward of route_copy_part."""
+    for b in prange(batch):
+        s0 = b * dy_stride + dy_offset
+        d0 = b * dx_stride + dx_offset
+        for i in range(size):
+            dx[d0 + i] += dy[s0 + i]
+
+
+@parallel_kernel
 def upsample_spread(small, big, planes, h, w, big_h, big_w, stride, scale, accumulate):
     """big[p, y, x] (=|+=) scale * small[p, y//stride, x//stride] for y < h*stride, x < w*stride.
 
