@@ -1,11 +1,13 @@
 """[yolo] and [region]: inference forward against numpy, float64 gradient checks of the forward's
-Jacobian (the training losses are not implemented and must say so), compat backwards, cfg errors."""
+Jacobian, the training losses against float64 numpy twins (tests/naive_detection.py) and gradient
+checks of the loss they declare, compat backwards, cfg errors."""
 import numpy as np
 import pytest
 
 import darknet_py
 from darknet_py import CfgError, DarknetError
-from gradcheck import build64, check_gradients
+import naive_detection as naive
+from gradcheck import H, build64, check_gradients, max_relative_error
 
 HEAD = """
 [net]
@@ -39,12 +41,92 @@ def test_yolo_gradient(b, h, w):
     check_gradients(cfg(YOLO, b, 16, h, w))
 
 
-def test_yolo_training_with_truth_raises():
-    net = build64(cfg(YOLO))
+YOLO_TRAIN = YOLO.replace("anchors=10,14,23,27,37,58", "anchors=0.8,1,1.5,2,3,2.5") + \
+    "ignore_thresh=0.3\ntruth_thresh=0.6\n"
+
+
+def yolo_truth(net, x):
+    """Boxes that take every path of the loss: two crafted from predictions (IOU 1 > truth_thresh),
+    one whose best anchor (0) is not in mask=1,2, two in the same cell and slot (multi-label)."""
+    y = net.forward(x).reshape(2, 2, 8, 3, 4)
+    pred = lambda b, s, j, i: [(i + y[b, s, 0, j, i]) / 4, (j + y[b, s, 1, j, i]) / 3,
+                               np.exp(y[b, s, 2, j, i]) * (1.5, 3)[s] / 4, np.exp(y[b, s, 3, j, i]) * (2, 2.5)[s] / 3]
+    truth = np.zeros((2, 90, 5))
+    truth[0, :4] = [pred(0, 1, 2, 1) + [2], pred(0, 0, 0, 3) + [1], [0.3, 0.5, 0.2, 0.33, 0],
+                    [0.6, 0.2, 0.5, 0.6, 1]]
+    truth[1, :3] = [[0.4, 0.4, 0.4, 0.7, 0], [0.45, 0.42, 0.42, 0.66, 2], pred(1, 1, 1, 1) + [1]]
+    return truth.reshape(2, 450)
+
+
+def yolo_loss_setup(compat=False):
+    net = build64(cfg(YOLO_TRAIN), compat=compat)
+    x = np.random.default_rng(3).normal(size=(2, 16, 3, 4))
+    truth = yolo_truth(net, x)
+    net.forward(x, train=True, truth=truth)
+    y = net.layers[0].output.reshape(2, 2, 8, 3, 4)
+    targets, count = naive.yolo_targets(y, truth, [0.8, 1, 1.5, 2, 3, 2.5], [1, 2], 3, 3, 4, 4, 3,
+                                        0.3, 0.6)
+    assert 0 < count < 7                         # one box at least belongs to another head
+    return net, x, truth, targets, count
+
+
+@pytest.mark.parametrize("compat", [False, True])
+def test_yolo_training_loss_matches_its_numpy_twin(compat):
+    net, x, truth, targets, count = yolo_loss_setup(compat)
+    layer = net.layers[0]
+    np.testing.assert_allclose(layer.delta, naive.delta_from(layer.output, x, targets), atol=1e-12)
+    assert layer.cost == pytest.approx(float(np.sum(layer.delta ** 2)), rel=1e-12)
+    assert layer.stats["count"] == count
+    assert layer.stats_line().startswith("Region 0 Avg IOU: ") and f"count: {count}" in layer.stats_line()
+    np.testing.assert_array_equal(net.backward(), layer.delta.reshape(x.shape))   # w.r.t. the logits
+
+
+def test_yolo_training_backward_is_the_gradient_of_its_declared_loss():
+    net, x, truth, targets, _ = yolo_loss_setup()
+    analytic = -net.backward().ravel().copy()
+
+    def loss(xx):
+        net.forward(xx, train=False)
+        return naive.loss(net.layers[0].output, xx, targets)
+    numeric = np.empty(x.size)
+    flat = x.reshape(-1)
+    for k in range(x.size):
+        old = flat[k]
+        flat[k] = old + H
+        up = loss(x)
+        flat[k] = old - H
+        numeric[k] = (up - loss(x)) / (2 * H)
+        flat[k] = old
+    assert max_relative_error(analytic, numeric) < 1e-6
+
+
+def test_yolo_training_refuses_what_it_cannot_train():
+    net = build64(cfg(YOLO_TRAIN))
     x = np.zeros((2, 16, 3, 4))
-    net.forward(x, train=True)                      # no truth: fine (inject a delta to train)
-    with pytest.raises(DarknetError, match="yolo training loss not implemented"):
-        net.forward(x, train=True, truth=np.zeros((2, 450)))
+    net.forward(x, train=True)                      # no truth in default mode: no loss, delta 0
+    assert not net.layers[0].delta.any() and net.layers[0].stats is None
+    bad = np.zeros((2, 90, 5))
+    bad[0, 0] = [1.0, 0.5, 0.2, 0.2, 0]            # centre on the border: Darknet writes out of bounds
+    with pytest.raises(DarknetError, match="does not fit"):
+        net.forward(x, train=True, truth=bad.reshape(2, 450))
+    bad[0, 0] = [0.5, 0.5, 0.2, 0.2, 3]            # class 3 of 3
+    with pytest.raises(DarknetError, match="class in 0..2"):
+        net.forward(x, train=True, truth=bad.reshape(2, 450))
+    bad[0, 0, 4] = 2
+    for compat, text, message in (("alexeyab", cfg(YOLO_TRAIN), "AlexeyAB's yolo training loss"),
+                                  (False, cfg(YOLO_TRAIN + "new_coords=1\n"), "new_coords=1")):
+        net = build64(text, compat=compat)
+        with pytest.raises(DarknetError, match=message):
+            net.forward(x, train=True, truth=bad.reshape(2, 450))
+
+
+def test_pjreddie_compat_without_truth_uses_darknets_zero_truth():
+    net = build64(cfg(YOLO_TRAIN), compat=True)
+    x = np.random.default_rng(4).normal(size=(2, 16, 3, 4))
+    y = net.forward(x, train=True).reshape(2, 2, 8, 3, 4)
+    d = net.layers[0].delta.reshape(y.shape)
+    np.testing.assert_array_equal(d[:, :, 4], -y[:, :, 4])
+    assert not d[:, :, :4].any() and not d[:, :, 5:].any() and net.layers[0].stats["count"] == 0
 
 
 def test_yolo_compat_backward_passes_through():
@@ -107,10 +189,7 @@ def test_region_compat_backward_is_darknets_empty_one():
     np.testing.assert_array_equal(net.backward(np.ones((2, 16, 3, 4))), 0.0)
 
 
-def test_region_training_with_truth_raises_and_channel_mismatch_is_an_error():
-    net = build64(cfg(REGION.format(extra="")))
-    with pytest.raises(DarknetError, match="region training loss not implemented"):
-        net.forward(np.zeros((2, 16, 3, 4)), train=True, truth=np.zeros(net.truth_buffer.size))
+def test_region_channel_mismatch_is_an_error():
     with pytest.raises(CfgError, match="need 16"):
         build64(cfg(REGION.format(extra=""), c=15))
 
