@@ -136,14 +136,74 @@ def test_yolo_compat_backward_passes_through():
     np.testing.assert_array_equal(net.backward(dy), dy)
 
 
+@pytest.mark.parametrize("extra", ["scale_x_y=1.05", "scale_x_y=2.0\nnew_coords=1", "new_coords=1"])
+def test_yolo_alexeyab_forward_and_gradient(extra):
+    """scale_x_y maps tx, ty to s*t - (s-1)/2 after the logistic; new_coords=1 applies no logistic."""
+    text = cfg(YOLO + extra + "\n")
+    s = float(extra.split("scale_x_y=")[1].split()[0]) if "scale_x_y" in extra else 1.0
+    new = "new_coords=1" in extra
+    x = np.random.default_rng(5).normal(size=(2, 16, 3, 4))
+    y = build64(text).forward(x).reshape(2, 2, 8, 3, 4)
+    xr = x.reshape(y.shape)
+    act = (lambda v: v) if new else sig
+    np.testing.assert_allclose(y[:, :, :2], act(xr[:, :, :2]) * s - (s - 1) / 2, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(y[:, :, 2:4], xr[:, :, 2:4])
+    np.testing.assert_allclose(y[:, :, 4:], act(xr[:, :, 4:]), rtol=1e-12)
+    check_gradients(text)
+
+
+GAUSSIAN = "[Gaussian_yolo]\nmask=0,1\nanchors=10,14,23,27,37,58\nclasses=2\nnum=3\n"
+
+
+@pytest.mark.parametrize("extra,s", [("", 1.0), ("scale_x_y=1.1\n", 1.1)])
+def test_gaussian_yolo_forward_and_gradient(extra, s):
+    text = cfg(GAUSSIAN + extra, c=22)
+    x = np.random.default_rng(6).normal(size=(2, 22, 3, 4))
+    net = build64(text)
+    y = net.forward(x).reshape(2, 2, 11, 3, 4)
+    xr = x.reshape(y.shape)
+    expected = sig(xr)
+    expected[:, :, [4, 6]] = xr[:, :, [4, 6]]                  # w, h means raw
+    expected[:, :, [0, 2]] = expected[:, :, [0, 2]] * s - (s - 1) / 2
+    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-15)
+    check_gradients(text)
+    with pytest.raises(DarknetError, match="Gaussian_yolo.*not implemented"):
+        net.forward(x, train=True, truth=np.zeros((2, 200 * 6)))
+
+
+def test_gaussian_yolo_compat_passes_through_and_summary_loads(tmp_path):
+    net = build64(cfg(GAUSSIAN, c=22), compat="alexeyab")
+    net.forward(np.random.default_rng(0).normal(size=(2, 22, 3, 4)), train=True)
+    dy = np.random.default_rng(1).normal(size=(2, 22, 3, 4))
+    np.testing.assert_array_equal(net.backward(dy), dy)
+    path = tmp_path / "g.cfg"
+    path.write_text(cfg(GAUSSIAN, c=22))
+    from darknet_py.summary import summary_rows
+    rows, _ = summary_rows(darknet_py.load_network(path))
+    assert [r["type"] for r in rows] == ["Gaussian_yolo"]
+
+
+def test_fork_training_keys_warn_once_with_their_line(tmp_path):
+    path = tmp_path / "fork.cfg"
+    path.write_text(cfg(YOLO + "iou_normalizer=0.07\niou_loss=ciou\nnms_kind=greedynms\nbeta_nms=0.6\n"
+                        "max_delta=5\nscale_x_y=1.05\n"))
+    with pytest.warns(darknet_py.CfgWarning) as record:
+        net = darknet_py.load_network(path)
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 1 and "iou_normalizer, iou_loss, max_delta" in messages[0]
+    assert "no effect" in messages[0] and record[0].filename == str(path) and record[0].lineno == 13
+    assert net.layers[0].nms_kind == "greedynms" and net.layers[0].scale_x_y == 1.05
+
+
 @pytest.mark.parametrize("body,message", [
     (YOLO.replace("mask=1,2", "mask=1,3"), "mask=3 is not one of"),
     (YOLO.replace("anchors=10,14,23,27,37,58", "anchors=10,14,23,27"), "needs 6"),
     (YOLO.replace("classes=3", "classes=4"), "need 18"),
     (YOLO + "map=coco.map\n", "not supported")])
 def test_yolo_errors(body, message):
-    with pytest.raises(CfgError, match=message):
+    with pytest.raises(CfgError, match=message) as error:
         build64(cfg(body))
+    assert str(error.value).startswith("<gradcheck>:") and "[yolo]" in str(error.value)   # file:line [section]
 
 
 REGION = "[region]\nanchors=1,1,2,2\nclasses=3\ncoords=4\nnum=2\n{extra}\n"
