@@ -4,7 +4,8 @@ written from the C code independently of the kernels, as test oracles.
 Each returns ``targets``: {flat output index: (kind, scale, target)} with kind "bce" (the delta is
 scale*(target - sigmoid output), minus the gradient of scale*BCE w.r.t. the logit), "l2raw" (scale*(target
 - raw output)), "l2sig" (region: the same on a logistic output, whose loss is scale/2*(target - y)^2) or
-"ce" (region softmax classes). The delta is rebuilt from them; the declared loss too (``loss``).
+"ce" (region softmax classes: scale*(target - p), minus the gradient of the cross-entropy w.r.t. the
+logits). The delta is rebuilt from them; the declared loss too (``loss``).
 """
 import numpy as np
 
@@ -111,4 +112,62 @@ def loss(y, raw, targets):
             total += scale * (target - raw.flat[k]) ** 2 / 2
         elif kind == "l2sig":
             total += scale * (target - y.flat[k]) ** 2 / 2
+        elif kind == "ce":                                          # softmax output y
+            total -= scale * target * np.log(y.flat[k])
     return total
+
+
+def region_targets(y, truth, anchors, coords, classes, lh, lw, thresh, noobject_scale, object_scale, class_scale,
+                   coord_scale, rescore, bias_match, softmax, prior):
+    """(targets, count) of forward_region_layer (no tree, no background) for outputs y
+    (batch, n, coords+1+classes, lh, lw); anchors in grid cells; ``prior``: seen < 12800."""
+    batch, n = y.shape[:2]
+    anchors = np.asarray(anchors, np.float64).reshape(-1, 2)
+    idx = np.arange(y.size).reshape(y.shape)
+    targets = {}
+    count = 0
+
+    def pred_box(b, s, j, i):
+        p = y[b, s, :, j, i]
+        return ((i + p[0]) / lw, (j + p[1]) / lh, np.exp(p[2]) * anchors[s, 0] / lw, np.exp(p[3]) * anchors[s, 1] / lh)
+
+    def box_targets(b, s, j, i, box, scale):
+        t = (box[0] * lw - i, box[1] * lh - j, np.log(box[2] * lw / anchors[s, 0]),
+             np.log(box[3] * lh / anchors[s, 1]))
+        for e in range(4):
+            targets[idx[b, s, e, j, i]] = ("l2sig" if e < 2 else "l2raw", scale, t[e])
+
+    for b in range(batch):
+        boxes = boxes_of(truth[b], coords + 1, 30)
+        for j in range(lh):
+            for i in range(lw):
+                for s in range(n):
+                    best = max((iou(pred_box(b, s, j, i), box[:4]) for box in boxes), default=0.0)
+                    obj = idx[b, s, coords, j, i]
+                    targets[obj] = ("l2sig", noobject_scale, 0.0)
+                    if best > thresh:
+                        del targets[obj]
+                    if prior:
+                        box_targets(b, s, j, i, ((i + .5) / lw, (j + .5) / lh, anchors[s, 0] / lw, anchors[s, 1] / lh),
+                                    .01)
+        for box in boxes:
+            i, j = int(box[0] * lw), int(box[1] * lh)
+            shapes = []
+            for s in range(n):
+                _, _, w, h = pred_box(b, s, j, i)
+                if bias_match:
+                    w, h = anchors[s, 0] / lw, anchors[s, 1] / lh
+                shapes.append(iou((0, 0, w, h), (0, 0, box[2], box[3])))
+            s = int(np.argmax(shapes))
+            overlap = iou(pred_box(b, s, j, i), box[:4])
+            box_targets(b, s, j, i, box, coord_scale * (2 - box[2] * box[3]))
+            targets[idx[b, s, coords, j, i]] = ("l2sig", object_scale, overlap if rescore else 1.0)
+            cls = int(box[coords])
+            first = idx[b, s, coords + 1, j, i]
+            if not softmax and first in targets and delta_of(y, targets, first) != 0:
+                targets[idx[b, s, coords + 1 + cls, j, i]] = ("bce", class_scale, 1.0)
+            else:
+                for c in range(classes):
+                    targets[idx[b, s, coords + 1 + c, j, i]] = ("ce" if softmax else "bce", class_scale, float(c == cls))
+            count += 1
+    return targets, count

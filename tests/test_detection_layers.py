@@ -70,6 +70,23 @@ def yolo_loss_setup(compat=False):
     return net, x, truth, targets, count
 
 
+def declared_loss_gradient(net, x, targets):
+    """Central differences of the twin's loss (its targets held fixed) w.r.t. the head's input x."""
+    def loss():
+        net.forward(x, train=False)
+        return naive.loss(net.layers[0].output, x, targets)
+    numeric = np.empty(x.size)
+    flat = x.reshape(-1)
+    for k in range(x.size):
+        old = flat[k]
+        flat[k] = old + H
+        up = loss()
+        flat[k] = old - H
+        numeric[k] = (up - loss()) / (2 * H)
+        flat[k] = old
+    return numeric
+
+
 @pytest.mark.parametrize("compat", [False, True])
 def test_yolo_training_loss_matches_its_numpy_twin(compat):
     net, x, truth, targets, count = yolo_loss_setup(compat)
@@ -85,19 +102,7 @@ def test_yolo_training_backward_is_the_gradient_of_its_declared_loss():
     net, x, truth, targets, _ = yolo_loss_setup()
     analytic = -net.backward().ravel().copy()
 
-    def loss(xx):
-        net.forward(xx, train=False)
-        return naive.loss(net.layers[0].output, xx, targets)
-    numeric = np.empty(x.size)
-    flat = x.reshape(-1)
-    for k in range(x.size):
-        old = flat[k]
-        flat[k] = old + H
-        up = loss(x)
-        flat[k] = old - H
-        numeric[k] = (up - loss(x)) / (2 * H)
-        flat[k] = old
-    assert max_relative_error(analytic, numeric) < 1e-6
+    assert max_relative_error(analytic, declared_loss_gradient(net, x, targets)) < 1e-6
 
 
 def test_yolo_training_refuses_what_it_cannot_train():
@@ -247,6 +252,48 @@ def test_region_compat_backward_is_darknets_empty_one():
     net = build64(cfg(REGION.format(extra="softmax=1")), compat=True)
     net.forward(np.random.default_rng(0).normal(size=(2, 16, 3, 4)), train=True)
     np.testing.assert_array_equal(net.backward(np.ones((2, 16, 3, 4))), 0.0)
+
+
+REGION_LOSS = ("thresh=0.4\nrescore=1\nobject_scale=5\nnoobject_scale=0.8\nclass_scale=1.5\ncoord_scale=1.2\n"
+               "bias_match={bias_match}\nsoftmax={softmax}\n")
+
+
+def region_loss_setup(softmax, bias_match, seen, compat=False):
+    text = cfg(REGION.format(extra=REGION_LOSS.format(softmax=softmax, bias_match=bias_match)))
+    net = build64(text, compat=compat)
+    x = np.random.default_rng(7).normal(size=(2, 16, 3, 4))
+    y = net.forward(x).reshape(2, 2, 8, 3, 4)
+    crafted = [(1 + y[0, 1, 0, 2, 1]) / 4, (2 + y[0, 1, 1, 2, 1]) / 3, np.exp(y[0, 1, 2, 2, 1]) * 2 / 4,
+               np.exp(y[0, 1, 3, 2, 1]) * 2 / 3, 2]
+    truth = np.zeros((2, 30, 5))
+    truth[0, :3] = [crafted, [0.3, 0.5, 0.2, 0.3, 0], [0.6, 0.2, 0.7, 0.6, 1]]
+    truth[1, :2] = [[0.4, 0.4, 0.4, 0.7, 0], [0.45, 0.42, 0.42, 0.66, 2]]
+    truth = truth.reshape(2, 150)
+    net.seen = seen
+    net.forward(x, train=True, truth=truth)
+    out = net.layers[0].output.reshape(y.shape)
+    targets, count = naive.region_targets(out, truth, [1, 1, 2, 2], 4, 3, 3, 4, 0.4, 0.8, 5, 1.5, 1.2, True,
+                                          bias_match, softmax, seen + 2 < 12800)
+    return net, x, targets, count
+
+
+@pytest.mark.parametrize("softmax,bias_match,seen", [(1, 1, 0), (0, 1, 12800), (1, 0, 12800), (0, 0, 0)])
+def test_region_training_loss_matches_its_numpy_twin(softmax, bias_match, seen):
+    for compat in (False, True):
+        net, x, targets, count = region_loss_setup(softmax, bias_match, seen, compat)
+        layer = net.layers[0]
+        np.testing.assert_allclose(layer.delta, naive.delta_from(layer.output, x, targets), atol=1e-12)
+        assert layer.cost == pytest.approx(float(np.sum(layer.delta ** 2)), rel=1e-12)
+        assert layer.stats["count"] == count == 5 and "count: 5" in layer.stats_line()
+    np.testing.assert_array_equal(net.backward(), 0.0)         # compat: Darknet's empty CPU backward
+
+
+@pytest.mark.parametrize("softmax", [1, 0])
+def test_region_training_backward_is_the_gradient_of_its_declared_loss(softmax):
+    net, x, targets, _ = region_loss_setup(softmax, 1, 0)
+    analytic = -net.backward().ravel().copy()
+
+    assert max_relative_error(analytic, declared_loss_gradient(net, x, targets)) < 1e-6
 
 
 def test_region_channel_mismatch_is_an_error():
