@@ -200,9 +200,19 @@ def test_fork_training_keys_warn_once_with_their_line(tmp_path):
     assert net.layers[0].nms_kind == "greedynms" and net.layers[0].scale_x_y == 1.05
 
 
+def test_anchor_counts_that_disagree_with_num_are_darknets_network_with_a_warning():
+    """Shipped cfgs do it (cspx-p7-mish.cfg): missing anchors are 0.5, extra pairs serve a mask past num."""
+    with pytest.warns(darknet_py.CfgWarning, match="anchors= has 4 values, num=3 needs 6"):
+        net = build64(cfg(YOLO.replace("anchors=10,14,23,27,37,58", "anchors=10,14,23,27")))
+    assert net.layers[0].anchors == (10, 14, 23, 27, 0.5, 0.5)
+    text = YOLO.replace("anchors=10,14,23,27,37,58", "anchors=10,14,23,27,37,58,81,82").replace("mask=1,2", "mask=2,3")
+    with pytest.warns(darknet_py.CfgWarning, match="mask=3 points past num=3"):
+        net = build64(cfg(text))
+    assert net.layers[0].total == 3 and net.layers[0].anchor_array[6] == 81
+
+
 @pytest.mark.parametrize("body,message", [
     (YOLO.replace("mask=1,2", "mask=1,3"), "mask=3 is not one of"),
-    (YOLO.replace("anchors=10,14,23,27,37,58", "anchors=10,14,23,27"), "needs 6"),
     (YOLO.replace("classes=3", "classes=4"), "need 18"),
     (YOLO + "map=coco.map\n", "not supported")])
 def test_yolo_errors(body, message):

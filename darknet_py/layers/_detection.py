@@ -30,23 +30,38 @@ NMS_KINDS = ("default", "greedynms", "diounms", "cornersnms")
 
 
 def parse_anchors(opts, count):
-    """``anchors`` as 2*count floats (Darknet's default 0.5 each); another count is a CfgError."""
+    """``anchors`` as w,h floats: 2*count of them (Darknet's default 0.5 each).
+
+    Shipped cfgs disagree with their num= (cspx-p7-mish.cfg: 40 values for num=16; a missing comma
+    elsewhere leaves 31): Darknet keeps the values it has and 0.5 for the missing ones, and so do we, with
+    a warning. Values beyond 2*count are kept for a mask that points past num (see ``parse_mask``)."""
     anchors = opts.float_list("anchors", None)
     if anchors is None:
         return [0.5] * (2 * count)
     if len(anchors) != 2 * count:
-        raise opts.error(f"anchors= has {len(anchors)} values; num={count} needs {2 * count} (w,h pairs)",
-                         "anchors")
-    return anchors
+        line = opts.section.options["anchors"][1]
+        what = "the missing ones are 0.5, as in Darknet" if len(anchors) < 2 * count else \
+            "the extra pairs serve only a mask= beyond num"
+        warn(f"anchors= has {len(anchors)} values, num={count} needs {2 * count}: {what}",
+             opts.section.path, line, opts.section.type)
+    return anchors + [0.5] * (2 * count - len(anchors))
 
 
-def parse_mask(opts, total):
+def parse_mask(opts, total, anchors):
+    """``mask`` indexes (default 0..total-1). An index past num but within the anchors written is what a
+    shipped cfg means (Darknet reads past its anchor array there): kept, with a warning."""
     mask = opts.int_list("mask", None)
     if mask is None:
         return list(range(total))
+    available = len(anchors) // 2
     for m in mask:
-        if not 0 <= m < total:
+        if not 0 <= m < available:
             raise opts.error(f"mask={m} is not one of the num={total} anchors (0..{total - 1})", "mask")
+    beyond = [m for m in mask if m >= total]
+    if beyond:
+        warn(f"mask={','.join(map(str, beyond))} points past num={total}: Darknet reads beyond its anchors "
+             f"(undefined values); using the anchors= pairs as written", opts.section.path,
+             opts.section.options["mask"][1], opts.section.type)
     return mask
 
 

@@ -52,7 +52,6 @@ class GaussianYolo(Layer):
         super().__init__(batch, in_shape, in_shape, dtype=dtype)   # output, delta: (B, anchors*(9+classes), H, W)
         self.classes, self.mask, self.anchors = classes, tuple(mask), tuple(anchors)
         self.n = len(mask)
-        self.total = len(anchors) // 2
         self.max_boxes = max_boxes
         self.truths = max_boxes * self.truth_fields    # net.truth per image
         self.scale_x_y = scale_x_y
@@ -67,8 +66,8 @@ class GaussianYolo(Layer):
         c, h, w = shape3(in_shape, opts, "Gaussian_yolo")
         classes = opts.int("classes", 20, min=1)
         total = opts.int("num", 1, min=1)
-        mask = parse_mask(opts, total)
         anchors = parse_anchors(opts, total)
+        mask = parse_mask(opts, total, anchors)
         entries = BOX_ENTRIES + 1 + classes
         if c != len(mask) * entries:
             raise opts.error(f"the input has {c} channels; {len(mask)} masked anchors x (8+1+classes={classes}) "

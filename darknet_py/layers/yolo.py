@@ -61,11 +61,11 @@ class Yolo(Layer):
     truth_fields = 5                   # x, y, w, h, class
 
     def __init__(self, batch, in_shape, classes, mask, anchors, max_boxes=90, ignore_thresh=0.5, truth_thresh=1.0,
-                 scale_x_y=1.0, new_coords=False, truth_boxes=PJREDDIE_TRUTH_BOXES, dtype=None):
+                 scale_x_y=1.0, new_coords=False, truth_boxes=PJREDDIE_TRUTH_BOXES, total=None, dtype=None):
         super().__init__(batch, in_shape, in_shape, dtype=dtype)   # output, delta: (B, anchors*(5+classes), H, W)
         self.classes, self.mask, self.anchors = classes, tuple(mask), tuple(anchors)
         self.n = len(mask)
-        self.total = len(anchors) // 2
+        self.total = total or len(anchors) // 2        # num=: the anchors the best-anchor rule compares
         self.max_boxes = max_boxes
         self.truths = max(max_boxes, truth_boxes) * self.truth_fields   # net.truth per image
         self.ignore_thresh, self.truth_thresh = ignore_thresh, truth_thresh
@@ -90,8 +90,8 @@ class Yolo(Layer):
         c, h, w = shape3(in_shape, opts, "yolo")
         classes = opts.int("classes", 20, min=1)
         total = opts.int("num", 1, min=1)
-        mask = parse_mask(opts, total)
         anchors = parse_anchors(opts, total)
+        mask = parse_mask(opts, total, anchors)
         if c != len(mask) * (4 + 1 + classes):
             raise opts.error(f"the input has {c} channels; {len(mask)} masked anchors x (4+1+classes={classes}) "
                              f"need {len(mask) * (5 + classes)} (set filters= of the layer before)")
@@ -106,7 +106,7 @@ class Yolo(Layer):
         post = read_fork_keys(opts, "[yolo]")
         layer = cls(net.batch, in_shape, classes, mask, anchors, max_boxes, opts.float("ignore_thresh", 0.5),
                     opts.float("truth_thresh", 1.0), scale_x_y, new_coords, truth_boxes=0 if fork else 90,
-                    dtype=net.dtype)
+                    total=total, dtype=net.dtype)
         layer.nms_kind, layer.beta_nms = post["nms_kind"], post["beta_nms"]
         return layer
 
