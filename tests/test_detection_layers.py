@@ -174,6 +174,8 @@ def test_gaussian_yolo_forward_and_gradient(extra, s):
     check_gradients(text)
     with pytest.raises(DarknetError, match="Gaussian_yolo.*not implemented"):
         net.forward(x, train=True, truth=np.zeros((2, 200 * 6)))
+    with pytest.raises(CfgError, match=r"^<gradcheck>:\d+ \[Gaussian_yolo\]: the input has 21 channels"):
+        build64(cfg(GAUSSIAN + extra, c=21))
 
 
 def test_gaussian_yolo_compat_passes_through_and_summary_loads(tmp_path):
