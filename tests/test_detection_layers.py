@@ -308,6 +308,26 @@ def test_region_training_backward_is_the_gradient_of_its_declared_loss(softmax):
     assert max_relative_error(analytic, declared_loss_gradient(net, x, targets)) < 1e-6
 
 
+@pytest.mark.parametrize("softmax", [1, 0])
+def test_region_alexeyab_is_the_forks_flattened_layer(softmax):
+    """The fork's CPU region: rows (cell*anchor, 4+1+classes), logistic on entry 4, softmax from 5."""
+    net = build64(cfg(REGION.format(extra=f"softmax={softmax}")), compat="alexeyab")
+    x = np.random.default_rng(8).normal(size=(2, 16, 3, 4))
+    y = net.forward(x).reshape(2, 12 * 2, 8)
+    rows = x.reshape(2, 16, 12).transpose(0, 2, 1).reshape(2, 24, 8)
+    expected = rows.copy()
+    expected[:, :, 4] = sig(rows[:, :, 4])
+    if softmax:
+        e = np.exp(rows[:, :, 5:] - rows[:, :, 5:].max(axis=2, keepdims=True))
+        expected[:, :, 5:] = e / e.sum(axis=2, keepdims=True)
+    np.testing.assert_allclose(y, expected, rtol=1e-12)
+    dy = np.random.default_rng(9).normal(size=(2, 16, 3, 4))
+    net.forward(x, train=True)
+    np.testing.assert_array_equal(net.backward(dy), dy)        # added as it is, in the flattened order
+    with pytest.raises(DarknetError, match="AlexeyAB's region training loss"):
+        net.forward(x, train=True, truth=np.zeros((2, 150)))
+
+
 def test_region_channel_mismatch_is_an_error():
     with pytest.raises(CfgError, match="need 16"):
         build64(cfg(REGION.format(extra=""), c=15))

@@ -327,3 +327,32 @@ def sum_of_squares(a):
         total += a[k] * a[k]
     mag = a.dtype.type(math.sqrt(float(total)))
     return float(mag) * float(mag)
+
+
+# ---------------------------------------------------------------- AlexeyAB's [region] (the YOLOv2 original)
+@kernel
+def fork_region_forward(x, y, batch, spatial, channels, size, classes, softmax):
+    """AlexeyAB's CPU forward_region_layer: the output is flattened to (batch, cell*anchor, size) rows,
+    then the logistic (in float, expf) on entry 4 of every row and, with ``softmax``, a softmax over the
+    classes from entry 5 (both positions hard-coded for coords=4, as in the fork); x, y stay raw."""
+    F = y.dtype.type
+    one = F(1)
+    per = spatial * channels
+    for b in range(batch):
+        for c in range(channels):
+            for s in range(spatial):
+                y[b * per + s * channels + c] = x[b * per + c * spatial + s]
+        for r in range(per // size):
+            base = b * per + r * size
+            y[base + 4] = one / (one + F(math.exp(-float(y[base + 4]))))
+            if softmax and classes > 0:
+                largest = y[base + 5]
+                for k in range(1, classes):
+                    largest = max(largest, y[base + 5 + k])
+                total = F(0)
+                for k in range(classes):
+                    e = F(math.exp(float(y[base + 5 + k] - largest)))
+                    total += e
+                    y[base + 5 + k] = e
+                for k in range(classes):
+                    y[base + 5 + k] /= total

@@ -14,6 +14,12 @@ coord_scale*(2 - w*h), objectness object_scale*(1 - p) (``rescore``: (iou - p)),
 class_scale*((c == cls) - p). ``cost`` is Darknet's sum of squared deltas, ``stats`` its printed
 averages (``stats_line()``). pjreddie compat without a truth uses Darknet's zero truth.
 
+compat="alexeyab": the fork's [region] is the original YOLOv2 one, a different layer: its CPU
+forward flattens the output to (batch, cell*anchor, coords+1+classes) rows, applies the logistic to
+entry 4 only and the softmax to the classes from entry 5 (x, y get their logistic when boxes are
+decoded), and its backward adds the delta to the layer below as it is, in that flattened order (its
+GPU code flattens it back). Both are reproduced; its training loss is not implemented (DarknetError).
+
 Backward:
 * compat: nothing, like Darknet's CPU backward_region_layer, whose body is commented out (the layers
   below never learn).
@@ -25,6 +31,7 @@ Backward:
 """
 import numpy as np
 
+from ..errors import DarknetError
 from ..kernels import blas
 from ..kernels import detection as dk
 from ..kernels import softmax as sm
@@ -109,6 +116,9 @@ class Region(Layer):
         return offset, self.classes + self.background, self.batch * self.n * wh, wh, self.inputs // self.n, 1, wh, 1.0
 
     def forward(self, net):
+        if net.flavour == "alexeyab":
+            self.forward_fork(net)
+            return
         blas.copy(net.input, self.output)
         self.activate_outputs(net)
         self.loss_backward = False
@@ -124,6 +134,20 @@ class Region(Layer):
             check_truth(self, truth, self.coords + 1, TRUTH_BOXES, self.coords)
             boxes = TRUTH_BOXES
         self.training_loss(net, truth, boxes)
+
+    def forward_fork(self, net):
+        if net.train and net.truth is not None:
+            raise DarknetError(f"layer {self.index} [region]: AlexeyAB's region training loss is not implemented "
+                               f"(compat='alexeyab'); default mode and compat='pjreddie' train with pjreddie's")
+        if self.coords != 4 or self.background:
+            raise DarknetError(f"layer {self.index} [region]: compat='alexeyab' reproduces the fork's region "
+                               f"layer only with coords=4 and no background (its code hard-codes them)")
+        _, h, w = self.in_shape
+        size = self.coords + 1 + self.classes
+        dk.fork_region_forward(net.input, self.output, self.batch, h * w, self.n * size, size, self.classes,
+                               self.softmax)
+        self.loss_backward = False
+        self.stats = None
 
     def training_loss(self, net, truth, boxes):
         _, h, w = self.in_shape
@@ -159,6 +183,9 @@ class Region(Layer):
             sm.softmax_forward(net.input, self.output, *self._softmax_args())
 
     def backward(self, net):
+        if net.delta is not None and net.flavour == "alexeyab":   # the fork's CPU backward: flattened order
+            blas.axpy(1.0, self.delta, net.delta)
+            return
         if net.delta is None or net.compat:     # Darknet's CPU backward is empty
             return
         wh = self.in_shape[1] * self.in_shape[2]
