@@ -17,6 +17,7 @@ SPECS = {
     "shortcut": ("from=-1", (4, 6, 6)),
     "yolo": ("", (25, 4, 4)),          # num=1 anchor, 20 classes: 1*(4+1+20) channels
     "region": ("", (25, 4, 4)),        # num=1, coords=4, classes=20
+    "Gaussian_yolo": ("", (29, 4, 4)),  # num=1 anchor, 20 classes: 1*(8+1+20) channels
     "reorg": ("stride=2", (8, 4, 4)),
     "crop": ("crop_height=4\ncrop_width=4", (3, 6, 6)),
     "sam": ("from=-1", (4, 6, 6)),               # prev * prev: the from-layer is also the input

@@ -34,8 +34,10 @@ def l1(pred, truth, delta, error, darknet_sign):
 
 
 @parallel_kernel
-def smooth_l1(pred, truth, delta, error):
-    """Huber with unit threshold, doubled: error = d^2 if |d| < 1 else 2|d| - 1; delta = d or sign(d)."""
+def smooth_l1(pred, truth, delta, error, darknet_sign):
+    """Huber with unit threshold, doubled: error = d^2 if |d| < 1 else 2|d| - 1; delta = d or sign(d).
+
+    ``darknet_sign``: Darknet's CPU code gives the linear branch the opposite sign, -sign(d)."""
     for i in prange(pred.size):
         d = truth[i] - pred[i]
         a = abs(d)
@@ -44,7 +46,7 @@ def smooth_l1(pred, truth, delta, error):
             delta[i] = d
         else:
             error[i] = 2 * a - 1
-            delta[i] = 1.0 if d > 0 else -1.0
+            delta[i] = 1.0 if (d > 0) != darknet_sign else -1.0
 
 
 @parallel_kernel

@@ -12,7 +12,8 @@ The delta is minus the gradient, w.r.t. the prediction d = truth - pred, of this
 and backward scales it by ``scale``.
 
 compat reproduces Darknet's CPU code: L1 and smooth as above, every other type is plain sse (the
-seg/wgan/masked/thresh maths exist only in its GPU code), L1 gives delta -1 where d == 0, and
+seg/wgan/masked/thresh maths exist only in its GPU code), L1 gives delta -1 where d == 0, smooth's
+linear branch (|d| >= 1) has the wrong sign (delta -sign(d), its GPU code has +sign(d)), and
 ``masked`` writes SECRET_NUM (-1234) into the previous layer's output where truth == -1234.
 default applies the types as Darknet's GPU code does: wgan its own cost; seg multiplies delta and
 output by ``noobj`` where truth == 0; masked gives 0 cost and delta where truth == -1234 (without
@@ -64,14 +65,14 @@ class Cost(Layer):
             if kind == "masked":
                 ck.mask_input(x, t)
             if kind == "smooth":
-                ck.smooth_l1(x, t, delta, error)
+                ck.smooth_l1(x, t, delta, error, True)
             elif kind == "L1":
                 ck.l1(x, t, delta, error, True)
             else:
                 ck.l2(x, t, delta, error)
         else:
             if kind == "smooth":
-                ck.smooth_l1(x, t, delta, error)
+                ck.smooth_l1(x, t, delta, error, False)
             elif kind == "L1":
                 ck.l1(x, t, delta, error, False)
             elif kind == "wgan":
