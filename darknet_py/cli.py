@@ -225,6 +225,16 @@ def _image_run(args, make):
     return tool, expand_images(args.images)
 
 
+def _until_stdout_closes(run):
+    """Run; if the reader of stdout goes away (`... | head`), stop quietly as a Unix filter does."""
+    try:
+        return run()
+    except BrokenPipeError:
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit
+        return 0
+
+
 def _report_error(path, error):
     print(f"darknet-py: error: {error}", file=sys.stderr, flush=True)
 
@@ -237,7 +247,7 @@ def run_detect(args):
     def show(result, seconds):
         lines = [json.dumps(result.as_dict())] if args.json else text_lines(result, seconds)
         print("\n".join(lines), flush=True)
-    failed = detect_files(detector, paths, show, _report_error, out_dir=args.out)
+    failed = _until_stdout_closes(lambda: detect_files(detector, paths, show, _report_error, out_dir=args.out))
     return 1 if failed else 0
 
 
@@ -253,5 +263,5 @@ def run_classify(args):
         else:
             print("\n".join([f"{path}: Predicted in {seconds:f} seconds."] + [p.label() for p in predictions]),
                   flush=True)
-    failed = classify_files(classifier, paths, show, _report_error)
+    failed = _until_stdout_closes(lambda: classify_files(classifier, paths, show, _report_error))
     return 1 if failed else 0
