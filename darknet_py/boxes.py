@@ -169,7 +169,10 @@ def do_nms_sort(dets, classes, thresh=0.45):
     for k in range(classes):
         front = order[:total]
         order[:total] = front[np.argsort(-prob[front, k], kind="stable")]
-        bk.suppress_class(boxes, prob, order, total, k, F32(thresh), F32(0.5))
+        # after the descending sort the non-zero probabilities come first; zeroing a zero changes
+        # nothing, so the suppression only has to look at those
+        nonzero = int(np.count_nonzero(prob[front, k]))
+        bk.suppress_class(boxes, prob, order, nonzero, k, F32(thresh), F32(0.5))
     out = dets.take(order)
     out.prob = prob[order]
     return out
@@ -183,21 +186,25 @@ def reported_labels(dets, thresh):
 
 
 def pixel_box(box, im_w, im_h):
-    """draw_detections' integer box (left, top, right, bottom): (x -/+ w/2.)*im.w in double, truncated
-    to int, then left/top clamped to >= 0 and right/bottom to <= size-1 (only those four clamps)."""
-    x, y, w, h = (float(v) for v in box)
-    left = _c_int((x - w / 2.) * im_w)
-    right = _c_int((x + w / 2.) * im_w)
-    top = _c_int((y - h / 2.) * im_h)
-    bot = _c_int((y + h / 2.) * im_h)
-    return max(left, 0), max(top, 0), min(right, im_w - 1), min(bot, im_h - 1)
+    """draw_detections' integer box (left, top, right, bottom) of one box (x, y, w, h)."""
+    return tuple(int(v) for v in pixel_boxes(np.asarray(box, F32).reshape(1, 4), im_w, im_h)[0])
 
 
-def _c_int(v):
-    """C's (int) of a double on x86: truncation; NaN and out-of-range give INT_MIN."""
-    if not -2147483649.0 < v < 2147483648.0:     # also False for NaN
-        return -2147483648
-    return int(v)
+def pixel_boxes(boxes, im_w, im_h):
+    """draw_detections' integer boxes, (n, 4) int64 left, top, right, bottom: (x -/+ w/2.)*im.w in
+    double, truncated to int as C does on x86 (NaN and out-of-range give INT_MIN), then left/top clamped
+    to >= 0 and right/bottom to <= size-1 (only those four clamps: a box above the image keeps a
+    negative bottom)."""
+    b = np.asarray(boxes, F32).astype(np.float64)
+    x, y, half_w, half_h = b[:, 0], b[:, 1], b[:, 2] / 2., b[:, 3] / 2.
+    edges = np.stack([(x - half_w) * im_w, (y - half_h) * im_h, (x + half_w) * im_w, (y + half_h) * im_h], 1)
+    with np.errstate(invalid="ignore"):
+        fits = (edges > -2147483649.0) & (edges < 2147483648.0)       # False for NaN too
+    out = np.where(fits, np.trunc(np.where(fits, edges, 0)), -2147483648).astype(np.int64)
+    out[:, :2] = np.maximum(out[:, :2], 0)
+    out[:, 2] = np.minimum(out[:, 2], im_w - 1)
+    out[:, 3] = np.minimum(out[:, 3], im_h - 1)
+    return out
 
 
 def class_color(cls, classes):

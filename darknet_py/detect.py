@@ -9,8 +9,9 @@ network's batch (``batch`` of load_network / ``--batch``); each batch item is de
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,9 +21,10 @@ from .fileio import atomic_write
 from .image import IMAGE_SUFFIXES, letterbox_into, load_image, to_image
 
 
-@dataclass(frozen=True)
-class Detection:
-    """One reported (box, class): what Darknet prints as "name: 87%" and the box it draws."""
+class Detection(NamedTuple):
+    """One reported (box, class): what Darknet prints as "name: 87%" and the box it draws. A named
+    tuple: random weights can report thousands per image, and a tuple is built ten times faster than a
+    frozen dataclass."""
 
     cls: int            # class index
     name: object        # class name (str) from the names file, or None
@@ -38,7 +40,7 @@ class Detection:
 
     def as_dict(self):
         """The JSON record: "class" first, then the fields in order."""
-        d = asdict(self)
+        d = self._asdict()
         for key in ("prob", "x", "y", "w", "h"):     # the float32 value's shortest form: 0.521216, not 0.52121603...
             d[key] = float(str(np.float32(d[key])))
         return {"class": d.pop("cls"), **d}
@@ -115,13 +117,13 @@ class Detector:
         dets = bx.get_network_boxes(self.net, im_w, im_h, self.thresh, self.hier_thresh, relative=True, item=item)
         if self.nms:
             dets = bx.do_nms_sort(dets, self.classes, self.nms)
-        records = []
-        for position, cls, prob in bx.reported_labels(dets, self.thresh):
-            box = dets.boxes[position]
-            left, top, right, bottom = bx.pixel_box(box, im_w, im_h)
-            records.append(Detection(cls, self.names[cls] if self.names else None, prob,
-                                     *(float(v) for v in box), left, top, right, bottom))
-        return records
+        position, cls = np.nonzero(dets.prob > np.float32(self.thresh))     # draw_detections' print order
+        boxes = dets.boxes[position]
+        pixels = bx.pixel_boxes(boxes, im_w, im_h)
+        names = self.names
+        return [Detection(c, names[c] if names else None, p, x, y, w, h, left, top, right, bottom)
+                for c, p, (x, y, w, h), (left, top, right, bottom)
+                in zip(cls.tolist(), dets.prob[position, cls].tolist(), boxes.tolist(), pixels.tolist())]
 
 
 def _input_shape(net):

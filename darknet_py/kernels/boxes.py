@@ -54,12 +54,12 @@ def objectness_to_front(objectness, order):
 def suppress_class(boxes, prob, order, total, k, thresh, half):
     """For class k over the first ``total`` dets of ``order`` (already sorted by prob[:, k]
     descending): each det with a non-zero prob zeroes prob[j, k] of every later det j whose IoU
-    with it exceeds ``thresh``."""
+    with it exceeds ``thresh`` (a det already at 0 is skipped: zeroing it changes nothing)."""
     for i in range(total):
         a = order[i]
         if prob[a, k] == 0:
             continue
         for j in range(i + 1, total):
             b = order[j]
-            if box_iou(boxes, a, b, half) > thresh:
+            if prob[b, k] != 0 and box_iou(boxes, a, b, half) > thresh:
                 prob[b, k] = 0
