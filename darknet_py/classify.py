@@ -19,7 +19,7 @@ class Prediction:
     prob: float
 
     def as_dict(self):
-        return {"class": self.cls, "name": self.name, "prob": self.prob}
+        return {"class": self.cls, "name": self.name, "prob": float(str(np.float32(self.prob)))}
 
     def label(self):
         """Darknet's printed line: "%5.2f%%: name"."""

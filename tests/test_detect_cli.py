@@ -339,3 +339,18 @@ def test_yolo_outputs_agree_with_opencv(tmp_path):
         both = (prob > 0.2) & (cv_rows[:, 5:] > 0)
         np.testing.assert_allclose(prob[both], cv_rows[:, 5:][both], atol=1e-5, err_msg="class scores")
         assert np.all(np.abs(prob[(prob > 0.2) != (cv_rows[:, 5:] > 0)] - 0.2) < 1e-4), "same 0.2 threshold"
+
+
+# ---------------------------------------------------------------- the benchmark tool runs
+def test_bench_detect_tool_runs(tmp_path):
+    """tools/bench_detect.py end to end on a tiny setting (structure only, no timing assertions)."""
+    out = tmp_path / "bench.json"
+    res = subprocess.run([sys.executable, str(REPO / "tools" / "bench_detect.py"), "--size", "64", "--images", "2",
+                          "--rounds", "1", "--batch", "1", "2", "--threads", "1", "--json", str(out)],
+                         capture_output=True, text=True, env=dict(os.environ, DARKNET_PY_NO_PLUGINS="1"))
+    assert res.returncode == 0, res.stderr
+    rep = json.loads(out.read_text())
+    assert rep["images"] == 2 and "CPU:" in res.stdout and "images/s" in res.stdout
+    ours = rep["results"]["darknet_py_batch1"]
+    assert ours["images_per_s"] > 0 and set(ours["stages_ms"]) == {"decode", "letterbox", "network", "boxes_nms"}
+    assert rep["results"]["darknet_py_batch2"]["detections"] == ours["detections"]
