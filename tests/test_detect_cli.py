@@ -232,6 +232,29 @@ def test_api_takes_a_path_a_pil_image_or_an_array(detector):
         net.detect(np.zeros((5, 5, 3), np.int32))
 
 
+def test_absolute_boxes_are_the_relative_ones_in_pixels(detector):
+    cfg, weights, images, _ = detector
+    net = darknet_py.load_network(cfg, weights, batch=1)
+    im = load_image(images / "tall.jpg")
+    net.forward(letterbox_image(im, 32, 32)[None])
+    _, h, w = im.shape
+    rel = bx.get_network_boxes(net, w, h, 0.2, 0.5, relative=True)
+    absolute = bx.get_network_boxes(net, w, h, 0.2, 0.5, relative=False)
+    assert len(rel) > 0 and np.array_equal(rel.prob, absolute.prob)
+    np.testing.assert_allclose(absolute.boxes, rel.boxes * np.float32([w, h, w, h]), rtol=1e-6)
+
+
+def test_drawing_puts_the_class_colour_on_the_box():
+    from darknet_py.detect import Detection, draw
+    im = np.full((3, 200, 300), 0.5, np.float32)
+    record = Detection(1, "dog", 0.9, 0.5, 0.5, 0.4, 0.4, 90, 60, 210, 140)
+    pil = draw(im, [record], classes=3)
+    colour = tuple(int(255 * v) for v in bx.class_color(1, 3))
+    assert pil.size == (300, 200)
+    assert pil.getpixel((150, 140)) == colour and pil.getpixel((210, 100)) == colour    # bottom and right edges
+    assert pil.getpixel((150, 100)) == (128, 128, 128)                                   # inside: untouched
+
+
 # ---------------------------------------------------------------- region decoding and NMS, naive loops
 def _naive_region(out, lw, lh, num, coords, classes, anchors, thresh):
     """get_region_detections written as Darknet's loops (no letterbox: net size = image size)."""
