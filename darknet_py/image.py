@@ -1,7 +1,8 @@
 """Images as Darknet sees them: float32 CHW arrays (3, h, w) with values in [0, 1].
 
 * ``load_image(path)``: Pillow decodes (PNG, JPEG, BMP, ...); greyscale, palette and RGBA images become
-  RGB (alpha is dropped, not composited, as stb_image's forced 3 channels do); bytes are divided by
+  RGB (alpha is dropped, not composited, as stb_image's forced 3 channels do; 16-bit greyscale keeps
+  the high byte, as stb does); bytes are divided by
   255 in float64 and stored as float32, exactly as Darknet's ``load_image_color``. EXIF orientation is
   ignored, as in Darknet.
 * ``resize_image`` and ``letterbox_image`` are Darknet's own (not Pillow's resampling), bit for bit,
@@ -39,6 +40,10 @@ def load_image(path):
 
 def from_pil(pil):
     """A PIL image as Darknet's float CHW (3, h, w) array."""
+    if pil.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit greyscale PNG: stb keeps the high byte, Pillow's convert("RGB") would clip at 255
+        high = np.clip(np.asarray(pil).astype(np.int64) >> 8, 0, 255).astype(np.uint8)
+        return from_bytes(high)
     if pil.mode != "RGB":
         pil = pil.convert("RGB")
     return from_bytes(np.asarray(pil, dtype=np.uint8))

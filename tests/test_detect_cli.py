@@ -219,6 +219,14 @@ def test_images_become_rgb(tmp_path, mode):
     assert np.array_equal(im, expected.astype(np.float32))
 
 
+def test_16_bit_greyscale_keeps_the_high_byte_as_stb_does(tmp_path):
+    values = np.array([[0, 255, 256, 5000], [40000, 65535, 511, 512]], np.uint16)
+    Image.fromarray(values).save(tmp_path / "g16.png")
+    im = load_image(tmp_path / "g16.png")
+    expected = ((values >> 8).astype(np.float64) / 255.0).astype(np.float32)
+    assert im.shape == (3, 2, 4) and all(np.array_equal(im[k], expected) for k in range(3))
+
+
 def test_api_takes_a_path_a_pil_image_or_an_array(detector):
     cfg, weights, images, _ = detector
     net = darknet_py.load_network(cfg, weights, batch=1)
