@@ -180,9 +180,9 @@ def do_nms_sort(dets, classes, thresh=0.45):
 
 # ---------------------------------------------------------------- draw_detections
 def reported_labels(dets, thresh):
-    """(position, class, prob) for every prob > thresh, in draw_detections' print order."""
-    position, cls = np.nonzero(dets.prob > F32(thresh))
-    return [(int(p), int(c), float(dets.prob[p, c])) for p, c in zip(position, cls)]
+    """draw_detections' selection: (positions, classes) int arrays of every prob > thresh, in the order
+    Darknet prints them (array position, then class)."""
+    return np.nonzero(dets.prob > F32(thresh))
 
 
 def pixel_box(box, im_w, im_h):

@@ -117,7 +117,7 @@ class Detector:
         dets = bx.get_network_boxes(self.net, im_w, im_h, self.thresh, self.hier_thresh, relative=True, item=item)
         if self.nms:
             dets = bx.do_nms_sort(dets, self.classes, self.nms)
-        position, cls = np.nonzero(dets.prob > np.float32(self.thresh))     # draw_detections' print order
+        position, cls = bx.reported_labels(dets, self.thresh)
         boxes = dets.boxes[position]
         pixels = bx.pixel_boxes(boxes, im_w, im_h)
         names = self.names

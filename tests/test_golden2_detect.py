@@ -72,9 +72,12 @@ def _check_pipeline(net, im_w, im_h, golden, atol, rtol=3e-7):
     np.testing.assert_allclose(after.prob, [e["prob"] for e in golden["after_nms"]], atol=atol, rtol=0)
     assert np.array_equal(after.prob > 0, np.array([e["prob"] for e in golden["after_nms"]]) > 0)
 
-    labels = bx.reported_labels(after, thresh)
-    assert [(p, c) for p, c, _ in labels] == [(e["position"], e["cls"]) for e in golden["reported_labels"]]
-    drawn = [(p,) + bx.pixel_box(after.boxes[p], im_w, im_h) for p in sorted({p for p, _, _ in labels})]
+    positions, classes = bx.reported_labels(after, thresh)
+    assert list(zip(positions.tolist(), classes.tolist())) == [
+        (e["position"], e["cls"]) for e in golden["reported_labels"]]
+    np.testing.assert_allclose(after.prob[positions, classes], [e["prob"] for e in golden["reported_labels"]],
+                               atol=atol, rtol=rtol)
+    drawn = [(p,) + bx.pixel_box(after.boxes[p], im_w, im_h) for p in sorted(set(positions.tolist()))]
     assert drawn == [(e["position"], e["left"], e["top"], e["right"], e["bot"]) for e in golden["drawn_boxes"]]
 
 
