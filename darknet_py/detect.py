@@ -47,7 +47,8 @@ class Detection(NamedTuple):
 
     def label(self):
         """Darknet's printed line: "dog: 87%"."""
-        return f"{self.name if self.name is not None else self.cls}: {float(np.float32(self.prob) * np.float32(100)):.0f}%"
+        percent = float(np.float32(self.prob) * np.float32(100))      # C: float prob * 100, printed %.0f
+        return f"{self.name if self.name is not None else self.cls}: {percent:.0f}%"
 
 
 @dataclass
