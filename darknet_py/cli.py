@@ -96,6 +96,20 @@ def build_parser():
     q.add_argument("--seed", type=int, default=0, metavar="K", help="seed (default 0): same seed, same files")
     q.set_defaults(run=run_data_shapes)
 
+    p = verbs.add_parser("detect", help="objects in images as Darknet's `detector test`: labels, boxes, drawings")
+    _add_image_args(p)
+    p.add_argument("--thresh", type=float, default=0.5, help="report (box, class) pairs above this probability "
+                                                             "(default 0.5, Darknet's)")
+    p.add_argument("--hier-thresh", type=float, default=0.5, help="Darknet's hier_thresh (softmax trees only)")
+    p.add_argument("--nms", type=float, default=0.45, help="NMS IoU threshold; 0 turns NMS off (default 0.45)")
+    p.add_argument("--out", metavar="DIR", help="write DIR/<image stem>.png with the boxes and labels drawn")
+    p.set_defaults(run=run_detect)
+
+    p = verbs.add_parser("classify", help="top-k classes of images as Darknet's `classifier predict`")
+    _add_image_args(p)
+    p.add_argument("--top", type=int, default=5, help="how many classes to report (default 5)")
+    p.set_defaults(run=run_classify)
+
     p = verbs.add_parser("layers", help="list every registered layer type with its options and defaults")
     p.add_argument("--format", choices=("table", "yaml", "json"), default="table")
     p.set_defaults(run=run_layers)
@@ -106,11 +120,8 @@ def _add_network_args(p, weights=True):
     p.add_argument("cfg", metavar="CFG", help="Darknet .cfg file")
     if weights:
         p.add_argument("--weights", metavar="W", help="Darknet .weights file (default: random initial weights)")
-        p.add_argument("--compat", nargs="?", const="pjreddie", choices=("pjreddie", "alexeyab"), default=None,
-                       help="reproduce a Darknet's CPU numbers, quirks included: pjreddie's original (the "
-                            "default when no flavour is given) or AlexeyAB's fork (README: differences)")
+        _add_compat_args(p)
         p.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
-        p.add_argument("--check-numerics", action="store_true", help="stop at the first layer producing NaN/Inf")
     p.add_argument("--batch", type=int, help="override the cfg's batch size")
     p.add_argument("--max-memory", metavar="MiB", type=float,
                    help="refuse networks whose buffers need more (default: 75%% of physical memory)")
@@ -118,7 +129,24 @@ def _add_network_args(p, weights=True):
 
 def _add_compat_arg(p):
     p.add_argument("--compat", nargs="?", const="pjreddie", choices=("pjreddie", "alexeyab"), default=None,
-                   help="reproduce a Darknet's CPU numbers, quirks included")
+                   help="reproduce a Darknet's CPU numbers, quirks included: pjreddie's original (the "
+                        "default when no flavour is given) or AlexeyAB's fork (README: differences)")
+
+
+def _add_compat_args(p):
+    _add_compat_arg(p)
+    p.add_argument("--check-numerics", action="store_true", help="stop at the first layer producing NaN/Inf")
+
+
+def _add_image_args(p):
+    """detect/classify: CFG WEIGHTS IMAGE... (a folder stands for its images) and the shared options.
+    --batch is the number of images per forward (default 1, as Darknet's test commands)."""
+    _add_network_args(p, weights=False)
+    p.add_argument("weights", metavar="WEIGHTS", help="Darknet .weights file")
+    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files (PNG, JPEG, BMP, ...) or folders")
+    _add_compat_args(p)
+    p.add_argument("--names", metavar="FILE", help="class names, one per line (Darknet's .names file)")
+    p.add_argument("--json", action="store_true", help="one JSON document per image and line on stdout")
 
 
 def _show_cfg_warnings_plainly():
@@ -264,3 +292,57 @@ def run_data_shapes(args):
 
 def _note(message):
     print(message, file=sys.stderr, flush=True)
+
+
+def _image_run(args, make):
+    """Shared by detect/classify: names, network (batch 1 unless --batch), the images."""
+    from .detect import expand_images, read_names
+    names = args.names
+    if names:
+        read_names(names)           # a missing names file fails before the network is built
+    args.batch = args.batch or 1
+    tool = make(_load(args), names)
+    _announce_compilation()
+    return tool, expand_images(args.images)
+
+
+def _until_stdout_closes(run):
+    """Run; if the reader of stdout goes away (`... | head`), stop quietly as a Unix filter does."""
+    try:
+        return run()
+    except BrokenPipeError:
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error at exit
+        return 0
+
+
+def _report_error(path, error):
+    print(f"darknet-py: error: {error}", file=sys.stderr, flush=True)
+
+
+def run_detect(args):
+    from .detect import Detector, detect_files, text_lines
+    detector, paths = _image_run(args, lambda net, names: Detector(net, args.thresh, args.nms, args.hier_thresh,
+                                                                    names))
+
+    def show(result, seconds):
+        lines = [json.dumps(result.as_dict())] if args.json else text_lines(result, seconds)
+        print("\n".join(lines), flush=True)
+    failed = _until_stdout_closes(lambda: detect_files(detector, paths, show, _report_error, out_dir=args.out))
+    return 1 if failed else 0
+
+
+def run_classify(args):
+    from .classify import Classifier, classify_files
+    classifier, paths = _image_run(args, lambda net, names: Classifier(net, args.top, names))
+
+    def show(path, size, predictions, seconds):
+        if args.json:
+            doc = {"image": str(path), "width": size[0], "height": size[1],
+                   "predictions": [p.as_dict() for p in predictions]}
+            print(json.dumps(doc), flush=True)
+        else:
+            print("\n".join([f"{path}: Predicted in {seconds:f} seconds."] + [p.label() for p in predictions]),
+                  flush=True)
+    failed = _until_stdout_closes(lambda: classify_files(classifier, paths, show, _report_error))
+    return 1 if failed else 0

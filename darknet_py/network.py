@@ -273,6 +273,18 @@ class Network:
         from .train import train_batch
         return train_batch(self, x, truth)
 
+    # ---------------------------------------------------------------- images (darknet_py/detect.py, classify.py)
+    def detect(self, image, thresh=0.5, nms=0.45, hier_thresh=0.5, names=None):
+        """Objects in ``image`` (a path, a PIL image or an array) as Darknet's ``detector test`` finds
+        them: a list of detect.Detection records in Darknet's print order."""
+        from .detect import detect
+        return detect(self, image, thresh=thresh, nms=nms, hier_thresh=hier_thresh, names=names)
+
+    def classify(self, image, top=5, names=None):
+        """Darknet's ``classifier predict``: the ``top`` (class, probability) pairs of ``image``."""
+        from .classify import classify
+        return classify(self, image, top=top, names=names)
+
 
 FLAVOURS = ("pjreddie", "alexeyab")
 
