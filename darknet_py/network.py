@@ -316,7 +316,7 @@ def build_network(sections, path="<cfg>", batch=None, compat=False, dtype=np.flo
     if batch is not None:
         if not isinstance(batch, numbers.Integral) or isinstance(batch, bool) or batch < 1:
             raise DarknetError(f"batch must be an integer >= 1, got {batch!r}")
-        config.batch = int(batch)
+        config.batch = int(batch) * config.time_steps    # like the cfg's batch: per time step (netconfig)
     net_opts.warn_unused()
     if len(sections) < 2:
         raise CfgError("the network has no layers after [net]", path, sections[0].line, sections[0].type)
