@@ -19,6 +19,7 @@ SPECS = {
     "region": ("", (25, 4, 4)),        # num=1, coords=4, classes=20
     "reorg": ("stride=2", (8, 4, 4)),
     "crop": ("crop_height=4\ncrop_width=4", (3, 6, 6)),
+    "detection": ("coords=4\nside=2\nclasses=1", (24, 1, 1)),   # 2x2 cells x ((1+4)*1 box + 1 class)
 }
 TYPES = sorted(registered_layers())
 
