@@ -66,6 +66,7 @@ class Network:
         self.check_numerics = False       # True: NaN/Inf in input, an output or a delta is a NumericsError
         self.fast = True                  # inference fast paths (fused conv epilogue, ...); False: plain path
         self.fold_batchnorm = False       # fast path folds batch norm into a weight copy (costs its memory)
+        self.hierarchy = None             # the class tree of a [softmax] tree= layer (darknet_py.tree.Tree)
 
     # ---------------------------------------------------------------- compat flavour
     @property
