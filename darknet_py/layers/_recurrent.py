@@ -12,7 +12,9 @@ of step t uses step t's statistics (Darknet keeps only the last step's: a diverg
 An inner layer sees a ``StepNet`` as its ``net``: the real network with the step's input and delta.
 
 Weights are saved as the inner layers' arrays in Darknet's order (``WEIGHT_ORDER``), each like a
-standalone [connected]/[convolutional] layer (parser.c save_weights / load_weights).
+standalone [connected]/[convolutional] layer (parser.c save_weights / load_weights). AlexeyAB's fork
+orders [lstm] and [gru] differently (``ALEXEYAB_WEIGHT_ORDER``): its order is used with
+compat="alexeyab", so its files load there; pjreddie's everywhere else.
 """
 import copy
 
@@ -71,9 +73,13 @@ class Recurrent(Layer):
     """Base: ``inner`` {name: layer} run per step; parameters, update and weights delegate to them."""
 
     WEIGHT_ORDER = ()          # names of the inner layers in Darknet's .weights order
+    ALEXEYAB_WEIGHT_ORDER = None   # the fork's order where it differs
     STATE_BUFFERS = ()         # buffers holding the state carried from one forward to the next
 
-    def init_recurrent(self, steps, inner):
+    def init_recurrent(self, steps, inner, net):
+        self.weight_order = self.WEIGHT_ORDER
+        if net.flavour == "alexeyab" and self.ALEXEYAB_WEIGHT_ORDER:
+            self.weight_order = self.ALEXEYAB_WEIGHT_ORDER
         self.steps = steps
         self.step_batch = self.batch // steps
         self.inner = inner
@@ -86,10 +92,10 @@ class Recurrent(Layer):
             layer.update(args)
 
     def parameters(self):
-        return [(f"{name}.{p}", a, g) for name in self.WEIGHT_ORDER for p, a, g in self.inner[name].parameters()]
+        return [(f"{name}.{p}", a, g) for name in self.weight_order for p, a, g in self.inner[name].parameters()]
 
     def weight_arrays(self):
-        return [a for name in self.WEIGHT_ORDER for a in self.inner[name].weight_arrays()]
+        return [a for name in self.weight_order for a in self.inner[name].weight_arrays()]
 
     def flops(self):
         return sum(layer.flops() for layer in self.inner.values())

@@ -5,7 +5,8 @@ Per time step t, with W* reading the state and U* reading x_t (layers/_recurrent
     hh = act(Wh (r * h) + Uh x)   (act: tanh with tanh=1, else logistic, Darknet's default)
     h_t = z * h_{t-1} + (1 - z) * hh;   y_t = h_t
 The state carries over from one forward to the next, training included, as in Darknet;
-``reset_state()`` zeroes it. The weights file holds wz, wr, wh, uz, ur, uh, each like a [connected].
+``reset_state()`` zeroes it. The weights file holds wz, wr, wh, uz, ur, uh, each like a [connected]
+(AlexeyAB's fork: uz, ur, uh, wz, wr, wh, used with compat="alexeyab"; the fork reads no ``tanh``).
 
 Backward is the exact gradient through time, the carried-in state being a constant. Darknet's CPU
 backward is not that gradient (it reuses buffers of the forward's last step), so compat mode
@@ -28,6 +29,7 @@ class GRU(Recurrent):
         Option("tanh", 0, "1: tanh for the candidate state, 0: logistic (Darknet's default)"),
     )
     WEIGHT_ORDER = ("wz", "wr", "wh", "uz", "ur", "uh")
+    ALEXEYAB_WEIGHT_ORDER = ("uz", "ur", "uh", "wz", "wr", "wh")     # its input_*, then state_* layers
     STATE_BUFFERS = ("state",)
 
     def __init__(self, net, in_shape, steps, outputs, batch_normalize=False, use_tanh=False):
@@ -36,7 +38,7 @@ class GRU(Recurrent):
         for k in "zrh":
             inner["w" + k] = Connected(net.batch, (outputs, 1, 1), net, outputs, LINEAR, batch_normalize)
             inner["u" + k] = Connected(net.batch, in_shape, net, outputs, LINEAR, batch_normalize)
-        self.init_recurrent(steps, inner)
+        self.init_recurrent(steps, inner, net)
         self.n, self.use_tanh = outputs, bool(use_tanh)
         hs = self.step_batch * outputs
         self.state = self.alloc((steps + 1) * hs)      # (T+1, b, n) [0]: carried in, [t+1]: h_t

@@ -5,7 +5,8 @@ Per time step t, with W* reading h_{t-1} and U* reading x_t (layers/_recurrent.p
     c_t = f * c_{t-1} + i * g;   h_t = o * tanh(c_t);   y_t = h_t
 h and c carry over from one forward to the next in training and inference alike, as in Darknet
 (truncated back-propagation through consecutive chunks); ``reset_state()`` zeroes them. The
-weights file holds wi, wf, wo, wg, ui, uf, uo, ug, each like a [connected] layer.
+weights file holds wi, wf, wo, wg, ui, uf, uo, ug, each like a [connected] layer (AlexeyAB's fork:
+wf, wi, wg, wo, uf, ui, ug, uo; used with compat="alexeyab").
 
 Backward is the exact gradient through time, the carried-in state being a constant. Darknet's CPU
 [lstm] has no backward at all (only its GPU code trains), so compat mode reproduces the forward only.
@@ -28,6 +29,7 @@ class LSTM(Recurrent):
         Option("batch_normalize", 0, "1: batch norm in the eight inner connected layers"),
     )
     WEIGHT_ORDER = ("wi", "wf", "wo", "wg", "ui", "uf", "uo", "ug")
+    ALEXEYAB_WEIGHT_ORDER = ("wf", "wi", "wg", "wo", "uf", "ui", "ug", "uo")
     STATE_BUFFERS = ("h", "c")
 
     def __init__(self, net, in_shape, steps, outputs, batch_normalize=False):
@@ -36,7 +38,7 @@ class LSTM(Recurrent):
         for gate in GATES:
             inner["w" + gate] = Connected(net.batch, (outputs, 1, 1), net, outputs, LINEAR, batch_normalize)
             inner["u" + gate] = Connected(net.batch, in_shape, net, outputs, LINEAR, batch_normalize)
-        self.init_recurrent(steps, inner)
+        self.init_recurrent(steps, inner, net)
         self.n = outputs
         hs = self.step_batch * outputs
         self.h = self.alloc((steps + 1) * hs)          # (T+1, b, n) [0]: carried in, [t+1]: h_t

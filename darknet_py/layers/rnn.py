@@ -2,7 +2,10 @@
 
 Per time step t (layers/_recurrent.py: steps, views, weights order):
     h_t = [h_{t-1} if shortcut] + input_layer(x_t) + self_layer(h_{t-1});   y_t = output_layer(h_t)
-each inner layer with the section's activation (and batch norm). The state h starts at zero in a
+each inner layer with the section's activation (and batch norm). The state h has ``hidden`` values
+(AlexeyAB's key; pjreddie's Darknet ignores it and uses ``output``: so does compat="pjreddie", and
+the default mode when it is absent; the fork's default is 1). ``logistic=1``/``2`` (the fork's) gives
+the self layer the logistic / loggy activation. The state h starts at zero in a
 training forward and carries over from the previous forward otherwise, like Darknet (generating text
 step by step relies on it). ``reset_state()`` zeroes it.
 
@@ -12,7 +15,7 @@ self layer has scaled it by its activation derivative (so the input layer's grad
 factor for any activation but linear), and its training forward writes the state past the end of a
 buffer sized for one step. Compat mode reproduces the forward only.
 """
-from ..kernels import blas
+from ..kernels import activations, blas
 from ..registry import register_layer
 from ._activation import parse_activation
 from ._recurrent import Recurrent, StepNet, block, time_steps
@@ -27,6 +30,8 @@ class RNN(Recurrent):
         Option("activation", "logistic", "activation of the three inner connected layers"),
         Option("batch_normalize", 0, "1: batch norm in the inner layers"),
         Option("shortcut", 0, "1: the state also adds the previous state (h_t = h_{t-1} + ...)"),
+        Option("hidden", "output", "state size (AlexeyAB's key; ignored with compat=pjreddie)"),
+        Option("logistic", 0, "1: logistic, 2: loggy activation for the self layer (AlexeyAB's key)"),
     )
     WEIGHT_ORDER = ("input_layer", "self_layer", "output_layer")
     STATE_BUFFERS = ("state",)
@@ -35,7 +40,7 @@ class RNN(Recurrent):
         out = inner["output_layer"]
         super().__init__(net.batch, in_shape, out.out_shape, dtype=net.dtype, delta=False)
         self.output, self.delta = out.output, out.delta    # Darknet: the output layer's buffers, (B, *out)
-        self.init_recurrent(steps, inner)
+        self.init_recurrent(steps, inner, net)
         self.shortcut = bool(shortcut)
         self.hidden = inner["self_layer"].outputs          # state values per item
         hs = self.step_batch * self.hidden
@@ -49,9 +54,14 @@ class RNN(Recurrent):
         activation = parse_activation(opts, default="logistic")
         bn = opts.flag("batch_normalize", 0)
         shortcut = opts.flag("shortcut", 0)
-        inner = {"input_layer": Connected(net.batch, in_shape, net, outputs, activation, bn)}
-        for name in ("self_layer", "output_layer"):
-            inner[name] = Connected(net.batch, (outputs, 1, 1), net, outputs, activation, bn)
+        hidden, self_activation = outputs, activation
+        if net.flavour != "pjreddie":
+            hidden = opts.int("hidden", 1 if net.flavour == "alexeyab" else outputs, min=1)
+            logistic = opts.int("logistic", 0, min=0, max=2)
+            self_activation = {0: activation, 1: activations.LOGISTIC, 2: activations.LOGGY}[logistic]
+        inner = {"input_layer": Connected(net.batch, in_shape, net, hidden, activation, bn),
+                 "self_layer": Connected(net.batch, (hidden, 1, 1), net, hidden, self_activation, bn),
+                 "output_layer": Connected(net.batch, (hidden, 1, 1), net, outputs, activation, bn)}
         return cls(net, in_shape, steps, inner, shortcut)
 
     def forward(self, net):
