@@ -66,6 +66,7 @@ class Network:
         self.check_numerics = False       # True: NaN/Inf in input, an output or a delta is a NumericsError
         self.fast = True                  # inference fast paths (fused conv epilogue, ...); False: plain path
         self.fold_batchnorm = False       # fast path folds batch norm into a weight copy (costs its memory)
+        self.hierarchy = None             # the class tree of a [softmax] tree= layer (darknet_py.tree.Tree)
 
     # ---------------------------------------------------------------- compat flavour
     @property
@@ -335,7 +336,7 @@ def build_network(sections, path="<cfg>", batch=None, compat=False, dtype=np.flo
     if batch is not None:
         if not isinstance(batch, numbers.Integral) or isinstance(batch, bool) or batch < 1:
             raise DarknetError(f"batch must be an integer >= 1, got {batch!r}")
-        config.batch = int(batch)
+        config.batch = int(batch) * config.time_steps    # like the cfg's batch: per time step (netconfig)
     net_opts.warn_unused()
     if len(sections) < 2:
         raise CfgError("the network has no layers after [net]", path, sections[0].line, sections[0].type)

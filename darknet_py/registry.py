@@ -14,9 +14,9 @@ ENTRY_POINT_GROUP = "darknet_py.layers"
 _LAYERS = {}            # section type or alias -> layer class
 _loaded_plugins = set()  # entry point names already imported (load_plugins is idempotent)
 _builtins_loaded = False
-# Darknet section types not implemented here (recurrent layers need time-step machinery; yolov1's
-# [detection] and [iseg] are training-only losses): named as such rather than "unknown".
-NOT_IMPLEMENTED = ("rnn", "gru", "lstm", "crnn", "detection", "iseg")
+# Darknet section types not implemented here ([iseg] is a training-only loss): named as such rather
+# than "unknown".
+NOT_IMPLEMENTED = ("iseg",)
 
 
 def register_layer(name, *aliases):

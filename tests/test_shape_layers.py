@@ -139,7 +139,7 @@ def test_reorg_gradient(opts, c):
 
 @pytest.mark.parametrize("opts,c,message", [("stride=2", 6, "divisible by stride"),
                                             ("stride=4", 16, "not divisible by stride=4"),
-                                            ("stride=2\nflatten=1", 8, "not supported")])
+                                            ("flatten=1\nextra=2", 8, "flatten and extra")])
 def test_reorg_errors(opts, c, message):
     with pytest.raises(CfgError, match=message):
         build64(cfg(f"[reorg]\n{opts}\n", c=c))

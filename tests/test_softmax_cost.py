@@ -97,7 +97,7 @@ def test_softmax_compat_passes_through_and_writes_minus_p_without_truth():
     np.testing.assert_array_equal(net.backward(dy), dy)
 
 
-@pytest.mark.parametrize("opts,message", [("groups=5", "does not divide"), ("tree=x.tree", "not supported"),
+@pytest.mark.parametrize("opts,message", [("groups=5", "does not divide"), ("tree=x.tree", "tree file x.tree not found"),
                                           ("temperature=0", "must not be 0")])
 def test_softmax_errors(opts, message):
     with pytest.raises(CfgError, match=message):
