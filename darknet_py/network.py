@@ -201,11 +201,13 @@ class Network:
                                 f"{a.reshape(-1)[i]} at flat index {i})")
 
     # ---------------------------------------------------------------- backward
-    def backward(self, delta=None, timings=None):
+    def backward(self, delta=None, timings=None, input_grad=True):
         """Backpropagate from the last layer's delta (Darknet's sign: delta = -dL/dy).
 
         If given, ``delta`` (shaped like the output) is copied into the last layer's delta first.
         Adds parameter gradients into each layer's ``*_updates`` and returns -dL/dx shaped like x.
+        ``input_grad=False``: layer 0 gets ``net.delta = None`` and skips the input gradient (its
+        gemm and col2im), as Darknet's training does; returns None. A training step wants that.
         ``timings``: a list that receives (layer index, seconds) per layer, as in ``forward``."""
         self._require_buffers("run backward on")
         if not self._deltas_clean:            # after an inference forward the deltas were not zeroed
@@ -220,12 +222,13 @@ class Network:
             self._check_array(delta, None, "delta", size=last.delta.size)
             np.copyto(last.delta, np.asarray(delta, self.dtype).reshape(-1))
         check = self.check_numerics
-        blas.fill(self.input_grad, 0.0)
+        if input_grad:
+            blas.fill(self.input_grad, 0.0)
         for i in range(len(self.layers) - 1, -1, -1):
             self.index = i
             layer = self.layers[i]
             if i == 0:
-                self.input, self.delta = self.input_buffer, self.input_grad
+                self.input, self.delta = self.input_buffer, (self.input_grad if input_grad else None)
             else:
                 prev = self.layers[i - 1]
                 self.input, self.delta = prev.output, prev.delta
@@ -243,6 +246,8 @@ class Network:
                     self._check_finite(grad, f"the {name} gradient of {_describe(layer)} (backward)")
             if layer.stopbackward:
                 break
+        if not input_grad:
+            return None
         if check:
             self._check_finite(self.input_grad, f"the input gradient (written by {_describe(self.layers[0])})")
         return self.input_grad.reshape((self.batch,) + tuple(self.input_shape))
