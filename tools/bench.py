@@ -250,7 +250,7 @@ def worker_train(a):
         for i, d in deltas.items():                     # other heads: their delta, as a loss would set it
             np.copyto(net.layers[i].delta, d.reshape(-1))
         t1 = time.perf_counter()
-        net.backward(delta, timings=tb)
+        net.backward(delta, timings=tb, input_grad=False)   # training: no input gradient, as Darknet
         t2 = time.perf_counter()
         net.update()
         t3 = time.perf_counter()
