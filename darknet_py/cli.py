@@ -13,6 +13,7 @@ import numpy as np
 
 from .errors import CfgWarning, DarknetError
 from .fileio import atomic_write
+from .network import INFERENCE_BATCH
 
 
 def main(argv=None):
@@ -52,7 +53,7 @@ def build_parser():
     p.set_defaults(run=run_forward)
 
     p = verbs.add_parser("backward", help="forward (training mode) then backward from a given delta")
-    _add_network_args(p)
+    _add_network_args(p, batch_default=None)
     p.add_argument("--input", metavar="X.npy", help="input array; default: seeded random N(0, 1)")
     p.add_argument("--delta", metavar="D.npy", required=True,
                    help="delta of the last layer, Darknet's sign (-dL/dy), shaped like the output")
@@ -116,13 +117,18 @@ def build_parser():
     return parser
 
 
-def _add_network_args(p, weights=True):
+def _add_network_args(p, weights=True, batch_default=INFERENCE_BATCH):
+    """CFG and the options every network verb shares. ``batch_default``: INFERENCE_BATCH (1) for the
+    inspecting and inference verbs, as Darknet's test commands; None (the cfg's batch / subdivisions)
+    for the verbs that train."""
     p.add_argument("cfg", metavar="CFG", help="Darknet .cfg file")
     if weights:
         p.add_argument("--weights", metavar="W", help="Darknet .weights file (default: random initial weights)")
         _add_compat_args(p)
         p.add_argument("--seed", type=int, default=0, help="seed of the random input (default 0)")
-    p.add_argument("--batch", type=int, help="override the cfg's batch size")
+    cfg_batch = "the cfg's batch / subdivisions"
+    p.add_argument("--batch", type=int, default=batch_default,
+                   help=f"batch size (default: {batch_default or cfg_batch})")
     p.add_argument("--max-memory", metavar="MiB", type=float,
                    help="refuse networks whose buffers need more (default: 75%% of physical memory)")
 
@@ -161,13 +167,16 @@ def _show_cfg_warnings_plainly():
 
 def _load(args, **extra):
     from .network import load_network
-    max_memory = "auto" if args.max_memory is None else int(args.max_memory * 2**20)
-    kwargs = dict(batch=args.batch, max_memory=max_memory)
+    kwargs = dict(batch=args.batch, max_memory=_max_memory(args))
     if hasattr(args, "compat"):
         kwargs.update(compat=args.compat, weights_path=args.weights)
         if args.check_numerics:
             kwargs["check_numerics"] = True
     return load_network(args.cfg, **kwargs, **extra)
+
+
+def _max_memory(args):
+    return "auto" if args.max_memory is None else int(args.max_memory * 2**20)
 
 
 def _load_array(path, what):
@@ -200,9 +209,8 @@ def _announce_compilation():
 
 # ------------------------------------------------------------------ verbs
 def run_summary(args):
-    from .summary import summary_rows, format_summary
-    net = _load(args)
-    rows, totals = summary_rows(net)
+    from .summary import summarize, format_summary
+    rows, totals = summarize(args.cfg, batch=args.batch, max_memory=_max_memory(args))
     print(format_summary(rows, totals, args.format))
 
 

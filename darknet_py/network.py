@@ -1,7 +1,9 @@
 """Network: the shared struct every layer reads (Darknet's ``network``), its builder and its loops.
 
 ``build_network`` validates every section and allocates every buffer once; ``forward``, ``backward``
-and ``update`` then run sequentially over the layers and allocate nothing. As in Darknet, the loops
+and ``update`` then run sequentially over the layers and allocate nothing. ``plan_network`` (and
+``build_network(..., plan=True)``) builds the same layers with stand-in buffers (layers/base.py): shapes,
+parameters, FLOPs and the bytes a run would allocate, at no memory cost; such a network cannot run. As in Darknet, the loops
 point ``net.input``/``net.delta`` at the previous layer's ``output``/``delta`` before calling a layer.
 """
 import numbers
@@ -19,6 +21,10 @@ from .netconfig import current_rate, parse_net_options
 from .registry import layer_class
 
 DEFAULT_MEMORY_FRACTION = 0.75
+# Batch of the inspecting and inference verbs (summary, forward, detect, classify) when --batch is not
+# given, as Darknet's test commands (detector test, classifier predict) set batch 1 whatever the cfg
+# says; training uses the cfg's batch / subdivisions. The Python API's batch=None is the cfg's batch.
+INFERENCE_BATCH = 1
 
 
 @dataclass
@@ -67,6 +73,9 @@ class Network:
         self.fast = True                  # inference fast paths (fused conv epilogue, ...); False: plain path
         self.fold_batchnorm = False       # fast path folds batch norm into a weight copy (costs its memory)
         self.hierarchy = None             # the class tree of a [softmax] tree= layer (darknet_py.tree.Tree)
+        self.planned = False              # True: built by plan_network, buffers are stand-ins (cannot run)
+        self.budget = None                # MemoryBudget: .used = bytes of every buffer (planned or allocated)
+        self.memory_limit = None          # bytes the build was allowed (None: no limit)
 
     # ---------------------------------------------------------------- compat flavour
     @property
@@ -103,6 +112,11 @@ class Network:
         self.truth_buffer = alloc(self.batch * self.truths, self.dtype)      # (B, truths)
         self.workspace = alloc(max([l.workspace_size for l in self.layers] + [1]), self.dtype)
 
+    def _require_buffers(self, what):
+        if self.planned:
+            raise DarknetError(f"cannot {what} a planned network (its buffers are stand-ins): "
+                               f"build it with load_network / build_network")
+
     def memory_bytes(self):
         """Bytes held by every buffer of the network (layers, workspace, input/truth buffers)."""
         seen, total = set(), 0
@@ -123,6 +137,7 @@ class Network:
         Darknet's train_network_datum. ``truth`` (batch, truths) lets cost/softmax layers compute
         their delta and cost. ``timings``: a list that receives (layer index, seconds) per layer
         (tools/bench.py); None costs nothing."""
+        self._require_buffers("run forward on")
         self._check_array(x, (self.batch,) + tuple(self.input_shape), "input")
         check = self.check_numerics
         if check:
@@ -187,12 +202,15 @@ class Network:
                                 f"{a.reshape(-1)[i]} at flat index {i})")
 
     # ---------------------------------------------------------------- backward
-    def backward(self, delta=None, timings=None):
+    def backward(self, delta=None, timings=None, input_grad=True):
         """Backpropagate from the last layer's delta (Darknet's sign: delta = -dL/dy).
 
         If given, ``delta`` (shaped like the output) is copied into the last layer's delta first.
         Adds parameter gradients into each layer's ``*_updates`` and returns -dL/dx shaped like x.
+        ``input_grad=False``: layer 0 gets ``net.delta = None`` and skips the input gradient (its
+        gemm and col2im), as Darknet's training does; returns None. A training step wants that.
         ``timings``: a list that receives (layer index, seconds) per layer, as in ``forward``."""
+        self._require_buffers("run backward on")
         if not self._deltas_clean:            # after an inference forward the deltas were not zeroed
             for layer in self.layers:
                 if layer.delta is not None:
@@ -205,12 +223,13 @@ class Network:
             self._check_array(delta, None, "delta", size=last.delta.size)
             np.copyto(last.delta, np.asarray(delta, self.dtype).reshape(-1))
         check = self.check_numerics
-        blas.fill(self.input_grad, 0.0)
+        if input_grad:
+            blas.fill(self.input_grad, 0.0)
         for i in range(len(self.layers) - 1, -1, -1):
             self.index = i
             layer = self.layers[i]
             if i == 0:
-                self.input, self.delta = self.input_buffer, self.input_grad
+                self.input, self.delta = self.input_buffer, (self.input_grad if input_grad else None)
             else:
                 prev = self.layers[i - 1]
                 self.input, self.delta = prev.output, prev.delta
@@ -228,6 +247,8 @@ class Network:
                     self._check_finite(grad, f"the {name} gradient of {_describe(layer)} (backward)")
             if layer.stopbackward:
                 break
+        if not input_grad:
+            return None
         if check:
             self._check_finite(self.input_grad, f"the input gradient (written by {_describe(self.layers[0])})")
         return self.input_grad.reshape((self.batch,) + tuple(self.input_shape))
@@ -241,6 +262,7 @@ class Network:
 
     def update(self):
         """One optimisation step with Darknet's arithmetic (update_network)."""
+        self._require_buffers("update")
         c = self.config
         self.t += 1
         args = UpdateArgs(batch=self.batch * self.subdivisions, learning_rate=self.current_rate(),
@@ -252,10 +274,12 @@ class Network:
     # ---------------------------------------------------------------- weights
     def save_weights(self, path):
         from .weights import save_weights
+        self._require_buffers("save the weights of")
         save_weights(self, path)
 
     def load_weights(self, path):
         from .weights import load_weights
+        self._require_buffers("load weights into")
         load_weights(self, path)
 
     @property
@@ -319,12 +343,15 @@ def default_memory_limit():
 
 
 def build_network(sections, path="<cfg>", batch=None, compat=False, dtype=np.float32, max_memory="auto",
-                  check_numerics=False):
+                  check_numerics=False, plan=False):
     """Validate every section, then build each layer (allocating its buffers) in cfg order.
 
+    ``batch``: None = the cfg's batch (divided by subdivisions, as Darknet's training does).
     ``max_memory``: bytes all buffers may take ("auto": 75% of physical memory; None: no limit); a
     network over it is a MemoryLimitError at the first section that does not fit, before allocating.
-    ``check_numerics``: NaN/Inf in the input, any layer's output or delta raises a NumericsError."""
+    ``check_numerics``: NaN/Inf in the input, any layer's output or delta raises a NumericsError.
+    ``plan=True``: stand-in buffers, no limit (``plan_network``); ``net.budget.used`` still counts
+    the bytes, and ``net.memory_limit`` is the limit a real build would have."""
     if not sections or sections[0].type not in ("net", "network"):
         first = sections[0] if sections else None
         raise CfgError("a network starts with a [net] section", path, first and first.line, first and first.type)
@@ -342,7 +369,9 @@ def build_network(sections, path="<cfg>", batch=None, compat=False, dtype=np.flo
         raise CfgError("the network has no layers after [net]", path, sections[0].line, sections[0].type)
     net = Network(config, path, dtype=dtype, compat=compat)
     net.check_numerics = bool(check_numerics)
-    budget = MemoryBudget(default_memory_limit() if max_memory == "auto" else max_memory)
+    net.memory_limit = default_memory_limit() if max_memory == "auto" else max_memory
+    net.planned = bool(plan)
+    budget = MemoryBudget(None if plan else net.memory_limit, plan=plan)
     net.budget = budget
     with memory_budget(budget, "the network input", (path, sections[0].line, sections[0].type)):
         net.alloc_input()
@@ -388,3 +417,13 @@ def load_network(cfg_path, weights_path=None, batch=None, compat=False, dtype=np
     if weights_path is not None:
         net.load_weights(weights_path)
     return net
+
+
+def plan_network(cfg_path, batch=None, compat=False, dtype=np.float32, max_memory="auto"):
+    """The network ``load_network`` would build, with stand-in buffers: shapes, parameters, FLOPs and
+    ``net.budget.used`` (bytes of every buffer a run at this batch allocates) at no memory cost.
+
+    Never a MemoryLimitError: compare ``net.budget.used`` with ``net.memory_limit``. It cannot run."""
+    sections = cfgmod.read_cfg(cfg_path)
+    return build_network(sections, str(cfg_path), batch=batch, compat=compat, dtype=dtype,
+                         max_memory=max_memory, plan=True)

@@ -1,13 +1,28 @@
-"""The layer table of ``darknet-py summary``: Darknet's print of parse_network_cfg, plus totals."""
+"""The layer table of ``darknet-py summary``: Darknet's print of parse_network_cfg, plus totals.
+
+Computed on a planned network (network.plan_network): shapes, parameters, BFLOPs and the bytes of
+every buffer a run at that batch would allocate, without allocating them and without compiling a kernel.
+"""
 import json
+
+from .layers.base import format_bytes
+from .network import INFERENCE_BATCH, plan_network
 
 
 def _shape(shape):
     return " x ".join(str(d) for d in (shape[1:] + shape[:1] if len(shape) == 3 else shape))
 
 
+def summarize(cfg_path, batch=INFERENCE_BATCH, compat=False, max_memory="auto"):
+    """(rows, totals) of a cfg at ``batch`` (default 1, as Darknet's test commands; None: the cfg's
+    batch / subdivisions, what training allocates). Allocates no buffer, however large the network."""
+    return summary_rows(plan_network(cfg_path, batch=batch, compat=compat, max_memory=max_memory))
+
+
 def summary_rows(net):
-    """([row dict per layer], totals dict). Shapes print as w x h x c, like Darknet."""
+    """([row dict per layer], totals dict) of a planned or built network. Shapes print as w x h x c,
+    like Darknet. ``memory_bytes``: what the network's buffers take at ``batch`` (the bytes charged
+    against max_memory); ``memory_limit_bytes``: that limit (None: none)."""
     rows = []
     for layer in net.layers:
         cols = layer.summary()
@@ -18,13 +33,16 @@ def summary_rows(net):
             "bflops": layer.flops() / 1e9,
             "parameters": int(sum(p.size for _, p, _ in layer.parameters())),
         })
+    used = net.budget.used if net.budget is not None else net.memory_bytes()
     totals = {
         "layers": len(rows),
         "batch": net.batch,
         "input": _shape(tuple(net.input_shape)),
         "bflops": sum(r["bflops"] for r in rows),
         "parameters": sum(r["parameters"] for r in rows),
-        "memory_mib": round(net.memory_bytes() / 2**20, 2),
+        "memory_mib": round(used / 2**20, 2),
+        "memory_bytes": int(used),
+        "memory_limit_bytes": net.memory_limit,
     }
     return rows, totals
 
@@ -41,4 +59,8 @@ def format_summary(rows, totals, fmt="table"):
                      f"{r['output']:>18} {r['bflops']:>8.3f}")
     lines.append(f"total: {totals['layers']} layers, {totals['parameters']:,} parameters, "
                  f"{totals['bflops']:.3f} BFLOPs per image, {totals['memory_mib']} MiB of buffers (batch {totals['batch']})")
+    limit = totals.get("memory_limit_bytes")
+    if limit is not None and totals["memory_bytes"] > limit:
+        lines.append(f"note: a run at batch {totals['batch']} needs {format_bytes(totals['memory_bytes'])} of buffers, over "
+                     f"the memory limit of {format_bytes(limit)} (--max-memory raises it)")
     return "\n".join(lines)

@@ -28,10 +28,10 @@ def test_forward_saves_every_layer(tmp_path):
     out = tmp_path / "out.npz"
     res = cli("forward", L2NORM, "--output", out)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.startswith("output (2, 8, 5, 5)")
+    assert res.stdout.startswith("output (1, 8, 5, 5)")       # batch 1 unless --batch, as Darknet's test verbs
     with np.load(out) as z:
         y = z["layer_000"]
-    assert y.shape == (2, 8, 5, 5)
+    assert y.shape == (1, 8, 5, 5)
     np.testing.assert_allclose((y.astype(np.float64) ** 2).sum(axis=1), 1.0, rtol=1e-5)
 
 
@@ -39,8 +39,8 @@ def test_forward_is_seeded_and_takes_an_input(tmp_path):
     x = np.random.default_rng(5).normal(size=(2, 8, 5, 5)).astype(np.float32)
     np.save(tmp_path / "x.npy", x)
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
-    assert cli("forward", L2NORM, "--input", tmp_path / "x.npy", "--output", a).returncode == 0
-    assert cli("forward", L2NORM, "--input", tmp_path / "x.npy", "--output", b).returncode == 0
+    assert cli("forward", L2NORM, "--batch", 2, "--input", tmp_path / "x.npy", "--output", a).returncode == 0
+    assert cli("forward", L2NORM, "--batch", 2, "--input", tmp_path / "x.npy", "--output", b).returncode == 0
     with np.load(a) as za, np.load(b) as zb:
         np.testing.assert_array_equal(za["layer_000"], zb["layer_000"])
         np.testing.assert_allclose(za["layer_000"], x / np.linalg.norm(x, axis=1, keepdims=True), rtol=1e-5)
@@ -92,7 +92,7 @@ def test_missing_files_are_user_errors(tmp_path):
 def test_wrong_input_shape_is_a_user_error(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((2, 3, 5, 5), np.float32))
     res = cli("forward", L2NORM, "--input", tmp_path / "x.npy")
-    assert res.returncode == 2 and "expected (2, 8, 5, 5)" in res.stderr
+    assert res.returncode == 2 and "expected (1, 8, 5, 5)" in res.stderr
 
 
 def test_strict_turns_warnings_into_errors(tmp_path):
@@ -107,8 +107,10 @@ def test_strict_turns_warnings_into_errors(tmp_path):
 def test_batch_override_and_memory_limit():
     res = cli("summary", L2NORM, "--batch", "3", "--format", "json")
     assert json.loads(res.stdout)["totals"]["batch"] == 3
-    res = cli("summary", L2NORM, "--max-memory", "0.001")
+    res = cli("forward", L2NORM, "--max-memory", "0.001")
     assert res.returncode == 2 and "memory limit" in res.stderr
+    res = cli("summary", L2NORM, "--max-memory", "0.001")      # allocates nothing: reports, does not refuse
+    assert res.returncode == 0 and "over the memory limit of 1.0 KiB" in res.stdout
 
 
 def test_first_run_says_it_compiles_and_second_run_loads_the_cache(tmp_path):

@@ -219,6 +219,16 @@ def worker_darknet(a):
           "numba_threads": numba.get_num_threads(), "threading_layer": numba.threading_layer()})
 
 
+def train_deltas(spec):
+    """{head index: delta}: a fixed 1e-3 N(0,1) delta (Darknet's sign, -dL/dy) for every output head, so
+    that every layer runs backward with work to do ([yolo] training losses are not implemented)."""
+    import numpy as np
+    rng = np.random.default_rng(1)
+    shapes = {d["index"]: d["out_shape"] for d in spec["layers"]}
+    return {i: (1e-3 * rng.standard_normal([spec["batch"]] + shapes[i])).astype(np.float32)
+            for i in spec["outputs"]}
+
+
 def worker_train(a):
     import numba
     import numpy as np
@@ -227,8 +237,8 @@ def worker_train(a):
     spec = _load_spec(a)
     net = load_network(spec["cfg"], spec["weights"])
     x = np.load(spec["input"])
-    rng = np.random.default_rng(1)
-    delta = (1e-3 * rng.standard_normal((net.batch,) + tuple(net.out_shape))).astype(np.float32)
+    deltas = train_deltas(spec)
+    delta = deltas.pop(len(net.layers) - 1, None)      # the last layer's: through backward(delta)
     nl = len(net.layers)
     fl, bl = [[] for _ in range(nl)], [[] for _ in range(nl)]
     parts = {"forward": [], "backward": [], "update": []}
@@ -237,8 +247,10 @@ def worker_train(a):
         tf, tb = [], []
         t0 = time.perf_counter()
         net.forward(x, train=True, timings=tf)
+        for i, d in deltas.items():                     # other heads: their delta, as a loss would set it
+            np.copyto(net.layers[i].delta, d.reshape(-1))
         t1 = time.perf_counter()
-        net.backward(delta, timings=tb)
+        net.backward(delta, timings=tb, input_grad=False)   # training: no input gradient, as Darknet
         t2 = time.perf_counter()
         net.update()
         t3 = time.perf_counter()
@@ -415,10 +427,47 @@ def worker_torch(a, fold_cl):
           "threads": torch.get_num_threads(), "diff": _compare(a, spec, outs, spec["outputs"])})
 
 
+def worker_torch_train(a):
+    """PyTorch eager doing darknet_py's training step: forward in training mode (batch statistics),
+    sum(head * -delta) backward (the same injected deltas), SGD with momentum and weight decay."""
+    import numpy as np
+    import torch
+    torch.set_num_threads(a.threads)
+    spec = _load_spec(a)
+    params = dict(np.load(os.path.join(a.tmp, "params.npz")))
+    x = torch.from_numpy(np.load(spec["input"]))
+    deltas = [torch.from_numpy(d) for d in train_deltas(spec).values()]
+    model = _torch_model(spec, params, fold=False).train()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eps = 1e-5            # Darknet's training normalisation: (x - mean) / sqrt(var + 1e-5)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-6, momentum=0.9, weight_decay=5e-4)
+    parts = {"forward": [], "backward": [], "update": []}
+
+    def step():
+        t0 = time.perf_counter()
+        outs = model(x)
+        loss = sum((o * -d).sum() for o, d in zip(outs, deltas))   # dL/dy = -delta: Darknet's sign
+        t1 = time.perf_counter()
+        opt.zero_grad(set_to_none=False)
+        loss.backward()
+        t2 = time.perf_counter()
+        opt.step()
+        t3 = time.perf_counter()
+        for k, t in zip(parts, (t1 - t0, t2 - t1, t3 - t2)):
+            parts[k].append(t)
+
+    steps = timed_runs(step, a.warmup, a.runs)
+    finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    emit({"step_ms": [1e3 * s for s in steps], **{f"{k}_ms": [1e3 * s for s in v[-a.runs:]] for k, v in parts.items()},
+          "rss_mib": max_rss_mib(), "version": torch.__version__, "threads": torch.get_num_threads(),
+          "finite": finite})
+
+
 def run_worker(a):
     {"prepare": worker_prepare, "first": worker_first, "darknet": worker_darknet, "train": worker_train,
      "opencv": worker_opencv, "torch_eager": lambda a: worker_torch(a, False),
-     "torch_folded_cl": lambda a: worker_torch(a, True)}[a.worker](a)
+     "torch_folded_cl": lambda a: worker_torch(a, True), "torch_train": worker_torch_train}[a.worker](a)
     return 0
 
 
@@ -595,7 +644,7 @@ def orchestrate(args):
         res["layers"] = layers
 
         if args.train:
-            t, _ = spawn(args, "train", tmp, cache_dir=dcache)
+            t, torch_t = train_rounds(args, spec, tmp, dcache, avail["torch_eager"])
             st = median(t["step_ms"])
             tf = 3 * flops      # forward + two gemms per conv backward: ~3x the forward
             res["train"] = {"step": summarize(t["step_ms"]), "forward_median_ms": median(t["forward_ms"]),
@@ -605,6 +654,17 @@ def orchestrate(args):
                             "finite": t["finite"]}
             for row, fm, bm in zip(layers, t["layer_forward_ms"], t["layer_backward_ms"]):
                 row["train_forward_ms"], row["train_backward_ms"] = fm, bm
+            if torch_t is not None and "skipped" not in torch_t:
+                tt = median(torch_t["step_ms"])
+                res["train"]["torch_eager"] = {
+                    "step": summarize(torch_t["step_ms"]), "forward_median_ms": median(torch_t["forward_ms"]),
+                    "backward_median_ms": median(torch_t["backward_ms"]),
+                    "update_median_ms": median(torch_t["update_ms"]), "rss_mib": torch_t["rss_mib"],
+                    "version": torch_t["version"], "threads": torch_t["threads"], "finite": torch_t["finite"],
+                    "darknet_py_over_this": st / tt,
+                    "darknet_py_over_this_min": min(t["step_ms"]) / min(torch_t["step_ms"])}
+            elif torch_t is not None:
+                res["train"]["torch_eager"] = torch_t
 
         # ---- gemm table
         if not args.no_gemm:
@@ -640,6 +700,37 @@ def orchestrate(args):
             json.dump(res, f, indent=1)
         log(f"\nwrote {args.json}")
     return 0
+
+
+def train_rounds(args, spec, tmp, cache_dir, torch_available):
+    """darknet_py's and PyTorch eager's training steps, alternating --rounds times (timings pooled),
+    so that drift in the machine's load hits both. Returns (darknet result, torch result or None)."""
+    want_torch = not args.no_references
+    d, t = None, None
+    if want_torch and not torch_available:
+        t = {"skipped": "not installed"}
+    elif want_torch and spec["unsupported"]:
+        t = {"skipped": "unsupported: " + "; ".join(spec["unsupported"])}
+    for _ in range(args.rounds):
+        r, _ = spawn(args, "train", tmp, cache_dir=cache_dir)
+        d = r if d is None else _pool(d, r, "layer_forward_ms", "layer_backward_ms")
+        if want_torch and (t is None or "skipped" not in t):
+            try:
+                r, _ = spawn(args, "torch_train", tmp)
+            except WorkerFailed as e:
+                t = {"skipped": str(e)}
+                continue
+            t = r if t is None else _pool(t, r)
+    return d, t
+
+
+def _pool(acc, more, *keep_first):
+    """Pool the per-run lists of two worker results (max of RSS; ``keep_first`` keys stay acc's)."""
+    for k, v in more.items():
+        if k.endswith("_ms") and k not in keep_first:
+            acc[k] = acc[k] + v
+    acc["rss_mib"] = max(acc["rss_mib"], more["rss_mib"])
+    return acc
 
 
 def report(res, log):
@@ -682,6 +773,15 @@ def report(res, log):
             f"{t['update_median_ms']:.1f}); {t['images_per_s']:.2f} images/s; ~{t['gflops_approx']:.1f} GFLOPS "
             f"(3x forward FLOPs) = {t['pct_peak_approx']:.1f}% of peak; peak RSS {t['rss_mib']:.0f} MiB"
             + ("" if t["finite"] else "; WARNING: non-finite output after training"))
+        tt = t.get("torch_eager")
+        if tt and "skipped" in tt:
+            log(f"PyTorch eager training step: skipped: {tt['skipped']}")
+        elif tt:
+            log(f"PyTorch {tt['version']} eager, the same step (SGD momentum): median {tt['step']['median_ms']:.1f} ms "
+                f"(forward {tt['forward_median_ms']:.1f}, backward {tt['backward_median_ms']:.1f}, update "
+                f"{tt['update_median_ms']:.1f}; min {tt['step']['min_ms']:.1f}); peak RSS {tt['rss_mib']:.0f} MiB; "
+                f"darknet_py/PyTorch: {tt['darknet_py_over_this']:.2f} (medians), "
+                f"{tt['darknet_py_over_this_min']:.2f} (mins; darknet_py min {t['step']['min_ms']:.1f} ms)")
     if "compile" in res:
         c = res["compile"]
         log("\n## compile time (process start to the end of the first forward)")

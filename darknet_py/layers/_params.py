@@ -13,7 +13,7 @@ m = B1 m + (1-B1) g, v = B2 v + (1-B2) g^2 with g = updates - decay*B*w, w += lr
 import math
 
 from ..kernels._jit import kernel, parallel_kernel, prange
-from .base import Layer
+from .base import Layer, planning
 
 # Up to this many values an update runs serially. One fused pass over a 1.2M-weight layer takes
 # ~1-2 ms on one core, and waking the thread pool is not free: on a loaded machine (another process
@@ -85,6 +85,8 @@ class ParamLayer(Layer):
     def _draw_initial_weights(self, rng, scale, uniform):
         """Draw straight into the weights buffer: a float64 temporary as large as the weights would
         stay in the process (glibc keeps freed heap) and push a yolov3-tiny run past 250 MB."""
+        if planning():                                  # stand-in weights (base.py): nothing to draw into
+            return
         w = self.weights
         if uniform:
             rng.random(dtype=w.dtype, out=w)           # U(0, 1) -> U(-1, 1)

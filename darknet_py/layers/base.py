@@ -2,6 +2,15 @@
 
 A layer owns its buffers and nothing else. Buffers are flat, contiguous, NCHW, allocated once in
 ``__init__`` through ``alloc`` (which checks the network's memory budget first) and never again.
+
+Planning (``MemoryBudget(plan=True)``, used by ``plan_network`` and ``darknet-py summary``): ``alloc``
+charges the budget as usual but returns a stand-in, a writeable zero-stride view of ONE value with the
+buffer's length, so that every layer's ``__init__`` runs unchanged and reports its shapes, parameters
+and memory without the memory. The rule for layers: at build time, write buffers only by assignment
+(``buf[:] = value``: one value repeated, harmless); anything else (random draws, in-place arithmetic,
+which numpy runs through a full-size temporary on a zero-stride view) is skipped when ``planning()``
+is true. tests/test_plan.py builds every registered type in plan mode and checks that it allocates
+nothing of the buffers' size.
 """
 import contextlib
 import contextvars
@@ -30,22 +39,25 @@ class MemoryLimitError(CfgError):
 
 
 class MemoryBudget:
-    """Counts the bytes a network allocates and refuses before the limit would be exceeded."""
+    """Counts the bytes a network allocates and refuses before the limit would be exceeded.
 
-    def __init__(self, limit_bytes=None):
+    ``plan=True``: count only; ``alloc`` hands out stand-ins instead of buffers (module docstring)."""
+
+    def __init__(self, limit_bytes=None, plan=False):
         self.limit = limit_bytes
+        self.plan = bool(plan)
         self.used = 0
 
     def take(self, nbytes, what):
         if self.limit is not None and self.used + nbytes > self.limit:
             raise MemoryLimitError(
-                f"{what} needs {_size(nbytes)} more, {_size(self.used + nbytes)} in all, "
-                f"over the memory limit of {_size(self.limit)} (raise it with max_memory= / --max-memory)",
+                f"{what} needs {format_bytes(nbytes)} more, {format_bytes(self.used + nbytes)} in all, "
+                f"over the memory limit of {format_bytes(self.limit)} (raise it with max_memory= / --max-memory)",
                 *_place.get())
         self.used += nbytes
 
 
-def _size(nbytes):
+def format_bytes(nbytes):
     """'512 B', '3.2 MiB', '114.4 GiB': sizes the user can read at a glance."""
     for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if nbytes >= scale:
@@ -76,8 +88,20 @@ def place_error(message):
     return CfgError(message, *_place.get())
 
 
+def planning():
+    """True while a network is being planned: buffers are stand-ins, build-time work on them is skipped."""
+    budget = _budget.get()
+    return budget is not None and budget.plan
+
+
+def stand_in(n, dtype):
+    """n elements that cost one: a zero-stride view of a single zero (size, len, nbytes of n elements)."""
+    return np.lib.stride_tricks.as_strided(np.zeros(1, dtype=dtype), shape=(n,), strides=(0,))
+
+
 def alloc(n, dtype):
-    """A zeroed flat buffer of n elements, charged to the current memory budget first."""
+    """A zeroed flat buffer of n elements, charged to the current memory budget first
+    (a stand-in when planning)."""
     n = int(n)
     if n < 0:               # a shape computed from options that do not fit the input
         raise place_error(f"{_allocating_for.get()} computed a buffer of negative size {n}: "
@@ -86,10 +110,12 @@ def alloc(n, dtype):
     budget = _budget.get()
     if budget is not None:
         budget.take(nbytes, _allocating_for.get())
+        if budget.plan:
+            return stand_in(n, dtype)
     try:
         return np.zeros(n, dtype=dtype)
     except (MemoryError, ValueError):   # no budget (max_memory=None), or numpy's own size limit
-        raise MemoryLimitError(f"{_allocating_for.get()} cannot allocate {_size(nbytes)}",
+        raise MemoryLimitError(f"{_allocating_for.get()} cannot allocate {format_bytes(nbytes)}",
                                *_place.get()) from None
 
 
