@@ -61,6 +61,11 @@ def build_parser():
     p = verbs.add_parser("layers", help="list every registered layer type with its options and defaults")
     p.add_argument("--format", choices=("table", "yaml", "json"), default="table")
     p.set_defaults(run=run_layers)
+
+    p = verbs.add_parser("bench", help="CPU, Numba target, chosen gemm kernels, and gemm speed vs numpy matmul")
+    p.add_argument("--no-gemm", action="store_true", help="only say which kernels were chosen")
+    p.add_argument("--rounds", type=int, default=2, help="alternating numpy/gemm rounds (default 2)")
+    p.set_defaults(run=run_bench)
     return parser
 
 
@@ -182,3 +187,8 @@ def run_layers(args):
             for o in d["options"]:
                 print(f"    {o['name']:<18} = {o['default']!s:<10} {o['help']}", file=out)
         print(out.getvalue(), end="")
+
+
+def run_bench(args):
+    from .bench import run_bench
+    run_bench(rounds=max(1, args.rounds), gemm_table=not args.no_gemm)
