@@ -59,7 +59,7 @@ def _run_as(cpu_name, cache_dir):
 
 def test_haswell_target_chooses_avx2_and_is_cached(tmp_path):
     first = _run_as("haswell", tmp_path)
-    assert first["isa"] == "avx2" and first["tile"] == "avx2 6x16 float32" and first["cpu"] == "haswell"
+    assert first["isa"] == "avx2" and first["tile"] == "avx2 3x32 float32 (+3x16 tail)" and first["cpu"] == "haswell"
     assert first["asm"] == dict(zmm=False, ymm=True, fma=True, seen=True), "not AVX2+FMA machine code"
     assert first["misses"] == 1 and first["hits"] == 0
     again = _run_as("haswell", tmp_path)
@@ -97,7 +97,7 @@ def test_bench_reports_the_choice_under_numba_cpu_name():
                          text=True, env=env)
     assert res.returncode == 0, res.stderr
     assert "Numba target:  haswell (from NUMBA_CPU_NAME=haswell), gemm ISA avx2" in res.stdout
-    assert "avx2 6x16 float32" in res.stdout and "avx2 6x8 float64" in res.stdout
+    assert "avx2 3x32 float32 (+3x16 tail)" in res.stdout and "avx2 3x16 float64" in res.stdout
     assert "CPU:" in res.stdout and "threads:" in res.stdout
 
 

@@ -24,14 +24,21 @@ accumulators plus the B loads and the A broadcast fit the vector registers.
 ISA        registers              float32 tile (tail)        float64 tile
 =========  =====================  =========================  ======================================
 avx512     32 zmm (16 floats)     8 x 32 = 16 acc (8 x 16)   8 x 16 = 16 acc
-avx2       16 ymm (8 floats), FMA 6 x 16 = 12 acc            6 x 8 = 12 acc
-generic    16 xmm (SSE) / 32 q    4 x 8 = 8 acc              4 x 4
+avx2       16 ymm (8 floats), FMA 3 x 32 = 12 acc (3 x 16)   3 x 16 = 12 acc
+generic    16 xmm (SSE) / 32 q    4 x 8 = 8 acc              4 x 4 = 8 acc
            (NEON), via LLVM
 =========  =====================  =========================  ======================================
 
+Why 3 x 32 and not the textbook 6 x 16 on AVX2 (both 12 accumulators + 4 operand registers): LLVM
+schedules all 6 broadcasts of A ahead of their FMAs, which needs 20 ymm registers, and spills: the
+haswell build of a 6 x 16 k-step was 50 instructions with 9 stack accesses for 12 FMAs; 3 x 32 is
+23 instructions, no stack access (4 B loads, 3 broadcasts, 12 FMAs), and so is 3 x 16 for float64.
+The generic tiles are the largest with no spill on baseline x86-64 (SSE2, no FMA: a multiply and an
+add, and a register copy, per pair of elements).
+
 ``gemm`` is a thin Python function that calls the driver of (ISA, dtype); ``gemm_for(isa, dtype)``
 gives any ISA's driver (the tests run every one the host can execute); ``tile()`` describes the
-choice ("avx512 8x32 float32 (+8x16 tail)").
+choice ("avx512 8x32 float32 (+8x16 tail)"). ``tools/bench_gemm.py`` and ``darknet-py bench`` show it.
 
 Why the on-disk cache never hands one ISA's machine code to another CPU: numba keys each cached
 function on (its file's stamp, its qualified name and first line, its signature, the target CPU
@@ -54,8 +61,8 @@ How it is fast (GotoBLAS/BLIS structure; PERFORMANCE.md has the measurements and
   and few enough loads per FMA. Numba has no SIMD types and no noalias on array arguments, so an
   array accumulator would be reloaded and stored every k step; scalars are the only way to hold the
   tile in registers. The kernels' text is therefore generated (``_micro_kernel_source``; tests check
-  that it is in sync). The AVX-512 float32 variant has a second, 8 x 16 kernel for column tails of
-  16 or fewer (N = 169 = 5*32 + 9 wastes 12% of the work with a 32-wide tail, 4% with a 16-wide
+  that it is in sync). The 32-column float32 tiles have a second, 16-column kernel for column tails
+  of 16 or fewer (N = 169 = 5*32 + 9 wastes 12% of the work with a 32-wide tail, 4% with a 16-wide
   one); the narrower tiles waste little and have one kernel. Each kernel has a single call site,
   because every extra one costs LLVM seconds at the first compile.
 * Packing: the kernel reads A as rows along k (``aa[ia + r, ka + p]``) and B as rows along n
@@ -104,8 +111,8 @@ Tile = namedtuple("Tile", "mr nr nr2 kc mc nc")
 TILES = {
     ("avx512", "f4"): Tile(8, 32, 16, 256, 128, 1024),
     ("avx512", "f8"): Tile(8, 16, 16, 256, 128, 512),
-    ("avx2", "f4"): Tile(6, 16, 16, 256, 96, 384),
-    ("avx2", "f8"): Tile(6, 8, 8, 256, 96, 192),
+    ("avx2", "f4"): Tile(3, 32, 16, 256, 96, 384),
+    ("avx2", "f8"): Tile(3, 16, 16, 256, 96, 192),
     ("generic", "f4"): Tile(4, 8, 8, 256, 128, 384),
     ("generic", "f8"): Tile(4, 4, 4, 256, 128, 192),
 }
@@ -235,72 +242,6 @@ def _micro_8x16(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_k
 
 
 @gemm_kernel
-def _micro_6x16(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(6, 16, '_micro_6x16')
-    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
-    c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs; c0_8 = c[i + 0, j + 8] * cs; c0_9 = c[i + 0, j + 9] * cs; c0_10 = c[i + 0, j + 10] * cs; c0_11 = c[i + 0, j + 11] * cs; c0_12 = c[i + 0, j + 12] * cs; c0_13 = c[i + 0, j + 13] * cs; c0_14 = c[i + 0, j + 14] * cs; c0_15 = c[i + 0, j + 15] * cs  # noqa: E501, E702
-    c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs; c1_8 = c[i + 1, j + 8] * cs; c1_9 = c[i + 1, j + 9] * cs; c1_10 = c[i + 1, j + 10] * cs; c1_11 = c[i + 1, j + 11] * cs; c1_12 = c[i + 1, j + 12] * cs; c1_13 = c[i + 1, j + 13] * cs; c1_14 = c[i + 1, j + 14] * cs; c1_15 = c[i + 1, j + 15] * cs  # noqa: E501, E702
-    c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs; c2_8 = c[i + 2, j + 8] * cs; c2_9 = c[i + 2, j + 9] * cs; c2_10 = c[i + 2, j + 10] * cs; c2_11 = c[i + 2, j + 11] * cs; c2_12 = c[i + 2, j + 12] * cs; c2_13 = c[i + 2, j + 13] * cs; c2_14 = c[i + 2, j + 14] * cs; c2_15 = c[i + 2, j + 15] * cs  # noqa: E501, E702
-    c3_0 = c[i + 3, j + 0] * cs; c3_1 = c[i + 3, j + 1] * cs; c3_2 = c[i + 3, j + 2] * cs; c3_3 = c[i + 3, j + 3] * cs; c3_4 = c[i + 3, j + 4] * cs; c3_5 = c[i + 3, j + 5] * cs; c3_6 = c[i + 3, j + 6] * cs; c3_7 = c[i + 3, j + 7] * cs; c3_8 = c[i + 3, j + 8] * cs; c3_9 = c[i + 3, j + 9] * cs; c3_10 = c[i + 3, j + 10] * cs; c3_11 = c[i + 3, j + 11] * cs; c3_12 = c[i + 3, j + 12] * cs; c3_13 = c[i + 3, j + 13] * cs; c3_14 = c[i + 3, j + 14] * cs; c3_15 = c[i + 3, j + 15] * cs  # noqa: E501, E702
-    c4_0 = c[i + 4, j + 0] * cs; c4_1 = c[i + 4, j + 1] * cs; c4_2 = c[i + 4, j + 2] * cs; c4_3 = c[i + 4, j + 3] * cs; c4_4 = c[i + 4, j + 4] * cs; c4_5 = c[i + 4, j + 5] * cs; c4_6 = c[i + 4, j + 6] * cs; c4_7 = c[i + 4, j + 7] * cs; c4_8 = c[i + 4, j + 8] * cs; c4_9 = c[i + 4, j + 9] * cs; c4_10 = c[i + 4, j + 10] * cs; c4_11 = c[i + 4, j + 11] * cs; c4_12 = c[i + 4, j + 12] * cs; c4_13 = c[i + 4, j + 13] * cs; c4_14 = c[i + 4, j + 14] * cs; c4_15 = c[i + 4, j + 15] * cs  # noqa: E501, E702
-    c5_0 = c[i + 5, j + 0] * cs; c5_1 = c[i + 5, j + 1] * cs; c5_2 = c[i + 5, j + 2] * cs; c5_3 = c[i + 5, j + 3] * cs; c5_4 = c[i + 5, j + 4] * cs; c5_5 = c[i + 5, j + 5] * cs; c5_6 = c[i + 5, j + 6] * cs; c5_7 = c[i + 5, j + 7] * cs; c5_8 = c[i + 5, j + 8] * cs; c5_9 = c[i + 5, j + 9] * cs; c5_10 = c[i + 5, j + 10] * cs; c5_11 = c[i + 5, j + 11] * cs; c5_12 = c[i + 5, j + 12] * cs; c5_13 = c[i + 5, j + 13] * cs; c5_14 = c[i + 5, j + 14] * cs; c5_15 = c[i + 5, j + 15] * cs  # noqa: E501, E702
-    for p in range(kc):
-        kp = ka + p
-        bq = kb + p
-        b0 = bb[bq, jb + 0]; b1 = bb[bq, jb + 1]; b2 = bb[bq, jb + 2]; b3 = bb[bq, jb + 3]; b4 = bb[bq, jb + 4]; b5 = bb[bq, jb + 5]; b6 = bb[bq, jb + 6]; b7 = bb[bq, jb + 7]; b8 = bb[bq, jb + 8]; b9 = bb[bq, jb + 9]; b10 = bb[bq, jb + 10]; b11 = bb[bq, jb + 11]; b12 = bb[bq, jb + 12]; b13 = bb[bq, jb + 13]; b14 = bb[bq, jb + 14]; b15 = bb[bq, jb + 15]  # noqa: E501, E702
-        a = aa[ia + 0, kp]
-        c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7; c0_8 += a * b8; c0_9 += a * b9; c0_10 += a * b10; c0_11 += a * b11; c0_12 += a * b12; c0_13 += a * b13; c0_14 += a * b14; c0_15 += a * b15  # noqa: E501, E702
-        a = aa[ia + 1, kp]
-        c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3; c1_4 += a * b4; c1_5 += a * b5; c1_6 += a * b6; c1_7 += a * b7; c1_8 += a * b8; c1_9 += a * b9; c1_10 += a * b10; c1_11 += a * b11; c1_12 += a * b12; c1_13 += a * b13; c1_14 += a * b14; c1_15 += a * b15  # noqa: E501, E702
-        a = aa[ia + 2, kp]
-        c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3; c2_4 += a * b4; c2_5 += a * b5; c2_6 += a * b6; c2_7 += a * b7; c2_8 += a * b8; c2_9 += a * b9; c2_10 += a * b10; c2_11 += a * b11; c2_12 += a * b12; c2_13 += a * b13; c2_14 += a * b14; c2_15 += a * b15  # noqa: E501, E702
-        a = aa[ia + 3, kp]
-        c3_0 += a * b0; c3_1 += a * b1; c3_2 += a * b2; c3_3 += a * b3; c3_4 += a * b4; c3_5 += a * b5; c3_6 += a * b6; c3_7 += a * b7; c3_8 += a * b8; c3_9 += a * b9; c3_10 += a * b10; c3_11 += a * b11; c3_12 += a * b12; c3_13 += a * b13; c3_14 += a * b14; c3_15 += a * b15  # noqa: E501, E702
-        a = aa[ia + 4, kp]
-        c4_0 += a * b0; c4_1 += a * b1; c4_2 += a * b2; c4_3 += a * b3; c4_4 += a * b4; c4_5 += a * b5; c4_6 += a * b6; c4_7 += a * b7; c4_8 += a * b8; c4_9 += a * b9; c4_10 += a * b10; c4_11 += a * b11; c4_12 += a * b12; c4_13 += a * b13; c4_14 += a * b14; c4_15 += a * b15  # noqa: E501, E702
-        a = aa[ia + 5, kp]
-        c5_0 += a * b0; c5_1 += a * b1; c5_2 += a * b2; c5_3 += a * b3; c5_4 += a * b4; c5_5 += a * b5; c5_6 += a * b6; c5_7 += a * b7; c5_8 += a * b8; c5_9 += a * b9; c5_10 += a * b10; c5_11 += a * b11; c5_12 += a * b12; c5_13 += a * b13; c5_14 += a * b14; c5_15 += a * b15  # noqa: E501, E702
-    c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3; c[i + 0, j + 4] = c0_4; c[i + 0, j + 5] = c0_5; c[i + 0, j + 6] = c0_6; c[i + 0, j + 7] = c0_7; c[i + 0, j + 8] = c0_8; c[i + 0, j + 9] = c0_9; c[i + 0, j + 10] = c0_10; c[i + 0, j + 11] = c0_11; c[i + 0, j + 12] = c0_12; c[i + 0, j + 13] = c0_13; c[i + 0, j + 14] = c0_14; c[i + 0, j + 15] = c0_15  # noqa: E501, E702
-    c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3; c[i + 1, j + 4] = c1_4; c[i + 1, j + 5] = c1_5; c[i + 1, j + 6] = c1_6; c[i + 1, j + 7] = c1_7; c[i + 1, j + 8] = c1_8; c[i + 1, j + 9] = c1_9; c[i + 1, j + 10] = c1_10; c[i + 1, j + 11] = c1_11; c[i + 1, j + 12] = c1_12; c[i + 1, j + 13] = c1_13; c[i + 1, j + 14] = c1_14; c[i + 1, j + 15] = c1_15  # noqa: E501, E702
-    c[i + 2, j + 0] = c2_0; c[i + 2, j + 1] = c2_1; c[i + 2, j + 2] = c2_2; c[i + 2, j + 3] = c2_3; c[i + 2, j + 4] = c2_4; c[i + 2, j + 5] = c2_5; c[i + 2, j + 6] = c2_6; c[i + 2, j + 7] = c2_7; c[i + 2, j + 8] = c2_8; c[i + 2, j + 9] = c2_9; c[i + 2, j + 10] = c2_10; c[i + 2, j + 11] = c2_11; c[i + 2, j + 12] = c2_12; c[i + 2, j + 13] = c2_13; c[i + 2, j + 14] = c2_14; c[i + 2, j + 15] = c2_15  # noqa: E501, E702
-    c[i + 3, j + 0] = c3_0; c[i + 3, j + 1] = c3_1; c[i + 3, j + 2] = c3_2; c[i + 3, j + 3] = c3_3; c[i + 3, j + 4] = c3_4; c[i + 3, j + 5] = c3_5; c[i + 3, j + 6] = c3_6; c[i + 3, j + 7] = c3_7; c[i + 3, j + 8] = c3_8; c[i + 3, j + 9] = c3_9; c[i + 3, j + 10] = c3_10; c[i + 3, j + 11] = c3_11; c[i + 3, j + 12] = c3_12; c[i + 3, j + 13] = c3_13; c[i + 3, j + 14] = c3_14; c[i + 3, j + 15] = c3_15  # noqa: E501, E702
-    c[i + 4, j + 0] = c4_0; c[i + 4, j + 1] = c4_1; c[i + 4, j + 2] = c4_2; c[i + 4, j + 3] = c4_3; c[i + 4, j + 4] = c4_4; c[i + 4, j + 5] = c4_5; c[i + 4, j + 6] = c4_6; c[i + 4, j + 7] = c4_7; c[i + 4, j + 8] = c4_8; c[i + 4, j + 9] = c4_9; c[i + 4, j + 10] = c4_10; c[i + 4, j + 11] = c4_11; c[i + 4, j + 12] = c4_12; c[i + 4, j + 13] = c4_13; c[i + 4, j + 14] = c4_14; c[i + 4, j + 15] = c4_15  # noqa: E501, E702
-    c[i + 5, j + 0] = c5_0; c[i + 5, j + 1] = c5_1; c[i + 5, j + 2] = c5_2; c[i + 5, j + 3] = c5_3; c[i + 5, j + 4] = c5_4; c[i + 5, j + 5] = c5_5; c[i + 5, j + 6] = c5_6; c[i + 5, j + 7] = c5_7; c[i + 5, j + 8] = c5_8; c[i + 5, j + 9] = c5_9; c[i + 5, j + 10] = c5_10; c[i + 5, j + 11] = c5_11; c[i + 5, j + 12] = c5_12; c[i + 5, j + 13] = c5_13; c[i + 5, j + 14] = c5_14; c[i + 5, j + 15] = c5_15  # noqa: E501, E702
-
-
-@gemm_kernel
-def _micro_6x8(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(6, 8, '_micro_6x8')
-    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
-    c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs  # noqa: E501, E702
-    c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs  # noqa: E501, E702
-    c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs  # noqa: E501, E702
-    c3_0 = c[i + 3, j + 0] * cs; c3_1 = c[i + 3, j + 1] * cs; c3_2 = c[i + 3, j + 2] * cs; c3_3 = c[i + 3, j + 3] * cs; c3_4 = c[i + 3, j + 4] * cs; c3_5 = c[i + 3, j + 5] * cs; c3_6 = c[i + 3, j + 6] * cs; c3_7 = c[i + 3, j + 7] * cs  # noqa: E501, E702
-    c4_0 = c[i + 4, j + 0] * cs; c4_1 = c[i + 4, j + 1] * cs; c4_2 = c[i + 4, j + 2] * cs; c4_3 = c[i + 4, j + 3] * cs; c4_4 = c[i + 4, j + 4] * cs; c4_5 = c[i + 4, j + 5] * cs; c4_6 = c[i + 4, j + 6] * cs; c4_7 = c[i + 4, j + 7] * cs  # noqa: E501, E702
-    c5_0 = c[i + 5, j + 0] * cs; c5_1 = c[i + 5, j + 1] * cs; c5_2 = c[i + 5, j + 2] * cs; c5_3 = c[i + 5, j + 3] * cs; c5_4 = c[i + 5, j + 4] * cs; c5_5 = c[i + 5, j + 5] * cs; c5_6 = c[i + 5, j + 6] * cs; c5_7 = c[i + 5, j + 7] * cs  # noqa: E501, E702
-    for p in range(kc):
-        kp = ka + p
-        bq = kb + p
-        b0 = bb[bq, jb + 0]; b1 = bb[bq, jb + 1]; b2 = bb[bq, jb + 2]; b3 = bb[bq, jb + 3]; b4 = bb[bq, jb + 4]; b5 = bb[bq, jb + 5]; b6 = bb[bq, jb + 6]; b7 = bb[bq, jb + 7]  # noqa: E501, E702
-        a = aa[ia + 0, kp]
-        c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7  # noqa: E501, E702
-        a = aa[ia + 1, kp]
-        c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3; c1_4 += a * b4; c1_5 += a * b5; c1_6 += a * b6; c1_7 += a * b7  # noqa: E501, E702
-        a = aa[ia + 2, kp]
-        c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3; c2_4 += a * b4; c2_5 += a * b5; c2_6 += a * b6; c2_7 += a * b7  # noqa: E501, E702
-        a = aa[ia + 3, kp]
-        c3_0 += a * b0; c3_1 += a * b1; c3_2 += a * b2; c3_3 += a * b3; c3_4 += a * b4; c3_5 += a * b5; c3_6 += a * b6; c3_7 += a * b7  # noqa: E501, E702
-        a = aa[ia + 4, kp]
-        c4_0 += a * b0; c4_1 += a * b1; c4_2 += a * b2; c4_3 += a * b3; c4_4 += a * b4; c4_5 += a * b5; c4_6 += a * b6; c4_7 += a * b7  # noqa: E501, E702
-        a = aa[ia + 5, kp]
-        c5_0 += a * b0; c5_1 += a * b1; c5_2 += a * b2; c5_3 += a * b3; c5_4 += a * b4; c5_5 += a * b5; c5_6 += a * b6; c5_7 += a * b7  # noqa: E501, E702
-    c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3; c[i + 0, j + 4] = c0_4; c[i + 0, j + 5] = c0_5; c[i + 0, j + 6] = c0_6; c[i + 0, j + 7] = c0_7  # noqa: E501, E702
-    c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3; c[i + 1, j + 4] = c1_4; c[i + 1, j + 5] = c1_5; c[i + 1, j + 6] = c1_6; c[i + 1, j + 7] = c1_7  # noqa: E501, E702
-    c[i + 2, j + 0] = c2_0; c[i + 2, j + 1] = c2_1; c[i + 2, j + 2] = c2_2; c[i + 2, j + 3] = c2_3; c[i + 2, j + 4] = c2_4; c[i + 2, j + 5] = c2_5; c[i + 2, j + 6] = c2_6; c[i + 2, j + 7] = c2_7  # noqa: E501, E702
-    c[i + 3, j + 0] = c3_0; c[i + 3, j + 1] = c3_1; c[i + 3, j + 2] = c3_2; c[i + 3, j + 3] = c3_3; c[i + 3, j + 4] = c3_4; c[i + 3, j + 5] = c3_5; c[i + 3, j + 6] = c3_6; c[i + 3, j + 7] = c3_7  # noqa: E501, E702
-    c[i + 4, j + 0] = c4_0; c[i + 4, j + 1] = c4_1; c[i + 4, j + 2] = c4_2; c[i + 4, j + 3] = c4_3; c[i + 4, j + 4] = c4_4; c[i + 4, j + 5] = c4_5; c[i + 4, j + 6] = c4_6; c[i + 4, j + 7] = c4_7  # noqa: E501, E702
-    c[i + 5, j + 0] = c5_0; c[i + 5, j + 1] = c5_1; c[i + 5, j + 2] = c5_2; c[i + 5, j + 3] = c5_3; c[i + 5, j + 4] = c5_4; c[i + 5, j + 5] = c5_5; c[i + 5, j + 6] = c5_6; c[i + 5, j + 7] = c5_7  # noqa: E501, E702
-
-
-@gemm_kernel
 def _micro_4x8(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(4, 8, '_micro_4x8')
     kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
     c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs  # noqa: E501, E702
@@ -348,6 +289,48 @@ def _micro_4x4(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_ke
     c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3  # noqa: E501, E702
     c[i + 2, j + 0] = c2_0; c[i + 2, j + 1] = c2_1; c[i + 2, j + 2] = c2_2; c[i + 2, j + 3] = c2_3  # noqa: E501, E702
     c[i + 3, j + 0] = c3_0; c[i + 3, j + 1] = c3_1; c[i + 3, j + 2] = c3_2; c[i + 3, j + 3] = c3_3  # noqa: E501, E702
+
+
+@gemm_kernel
+def _micro_3x32(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(3, 32, '_micro_3x32')
+    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
+    c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs; c0_8 = c[i + 0, j + 8] * cs; c0_9 = c[i + 0, j + 9] * cs; c0_10 = c[i + 0, j + 10] * cs; c0_11 = c[i + 0, j + 11] * cs; c0_12 = c[i + 0, j + 12] * cs; c0_13 = c[i + 0, j + 13] * cs; c0_14 = c[i + 0, j + 14] * cs; c0_15 = c[i + 0, j + 15] * cs; c0_16 = c[i + 0, j + 16] * cs; c0_17 = c[i + 0, j + 17] * cs; c0_18 = c[i + 0, j + 18] * cs; c0_19 = c[i + 0, j + 19] * cs; c0_20 = c[i + 0, j + 20] * cs; c0_21 = c[i + 0, j + 21] * cs; c0_22 = c[i + 0, j + 22] * cs; c0_23 = c[i + 0, j + 23] * cs; c0_24 = c[i + 0, j + 24] * cs; c0_25 = c[i + 0, j + 25] * cs; c0_26 = c[i + 0, j + 26] * cs; c0_27 = c[i + 0, j + 27] * cs; c0_28 = c[i + 0, j + 28] * cs; c0_29 = c[i + 0, j + 29] * cs; c0_30 = c[i + 0, j + 30] * cs; c0_31 = c[i + 0, j + 31] * cs  # noqa: E501, E702
+    c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs; c1_8 = c[i + 1, j + 8] * cs; c1_9 = c[i + 1, j + 9] * cs; c1_10 = c[i + 1, j + 10] * cs; c1_11 = c[i + 1, j + 11] * cs; c1_12 = c[i + 1, j + 12] * cs; c1_13 = c[i + 1, j + 13] * cs; c1_14 = c[i + 1, j + 14] * cs; c1_15 = c[i + 1, j + 15] * cs; c1_16 = c[i + 1, j + 16] * cs; c1_17 = c[i + 1, j + 17] * cs; c1_18 = c[i + 1, j + 18] * cs; c1_19 = c[i + 1, j + 19] * cs; c1_20 = c[i + 1, j + 20] * cs; c1_21 = c[i + 1, j + 21] * cs; c1_22 = c[i + 1, j + 22] * cs; c1_23 = c[i + 1, j + 23] * cs; c1_24 = c[i + 1, j + 24] * cs; c1_25 = c[i + 1, j + 25] * cs; c1_26 = c[i + 1, j + 26] * cs; c1_27 = c[i + 1, j + 27] * cs; c1_28 = c[i + 1, j + 28] * cs; c1_29 = c[i + 1, j + 29] * cs; c1_30 = c[i + 1, j + 30] * cs; c1_31 = c[i + 1, j + 31] * cs  # noqa: E501, E702
+    c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs; c2_8 = c[i + 2, j + 8] * cs; c2_9 = c[i + 2, j + 9] * cs; c2_10 = c[i + 2, j + 10] * cs; c2_11 = c[i + 2, j + 11] * cs; c2_12 = c[i + 2, j + 12] * cs; c2_13 = c[i + 2, j + 13] * cs; c2_14 = c[i + 2, j + 14] * cs; c2_15 = c[i + 2, j + 15] * cs; c2_16 = c[i + 2, j + 16] * cs; c2_17 = c[i + 2, j + 17] * cs; c2_18 = c[i + 2, j + 18] * cs; c2_19 = c[i + 2, j + 19] * cs; c2_20 = c[i + 2, j + 20] * cs; c2_21 = c[i + 2, j + 21] * cs; c2_22 = c[i + 2, j + 22] * cs; c2_23 = c[i + 2, j + 23] * cs; c2_24 = c[i + 2, j + 24] * cs; c2_25 = c[i + 2, j + 25] * cs; c2_26 = c[i + 2, j + 26] * cs; c2_27 = c[i + 2, j + 27] * cs; c2_28 = c[i + 2, j + 28] * cs; c2_29 = c[i + 2, j + 29] * cs; c2_30 = c[i + 2, j + 30] * cs; c2_31 = c[i + 2, j + 31] * cs  # noqa: E501, E702
+    for p in range(kc):
+        kp = ka + p
+        bq = kb + p
+        b0 = bb[bq, jb + 0]; b1 = bb[bq, jb + 1]; b2 = bb[bq, jb + 2]; b3 = bb[bq, jb + 3]; b4 = bb[bq, jb + 4]; b5 = bb[bq, jb + 5]; b6 = bb[bq, jb + 6]; b7 = bb[bq, jb + 7]; b8 = bb[bq, jb + 8]; b9 = bb[bq, jb + 9]; b10 = bb[bq, jb + 10]; b11 = bb[bq, jb + 11]; b12 = bb[bq, jb + 12]; b13 = bb[bq, jb + 13]; b14 = bb[bq, jb + 14]; b15 = bb[bq, jb + 15]; b16 = bb[bq, jb + 16]; b17 = bb[bq, jb + 17]; b18 = bb[bq, jb + 18]; b19 = bb[bq, jb + 19]; b20 = bb[bq, jb + 20]; b21 = bb[bq, jb + 21]; b22 = bb[bq, jb + 22]; b23 = bb[bq, jb + 23]; b24 = bb[bq, jb + 24]; b25 = bb[bq, jb + 25]; b26 = bb[bq, jb + 26]; b27 = bb[bq, jb + 27]; b28 = bb[bq, jb + 28]; b29 = bb[bq, jb + 29]; b30 = bb[bq, jb + 30]; b31 = bb[bq, jb + 31]  # noqa: E501, E702
+        a = aa[ia + 0, kp]
+        c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7; c0_8 += a * b8; c0_9 += a * b9; c0_10 += a * b10; c0_11 += a * b11; c0_12 += a * b12; c0_13 += a * b13; c0_14 += a * b14; c0_15 += a * b15; c0_16 += a * b16; c0_17 += a * b17; c0_18 += a * b18; c0_19 += a * b19; c0_20 += a * b20; c0_21 += a * b21; c0_22 += a * b22; c0_23 += a * b23; c0_24 += a * b24; c0_25 += a * b25; c0_26 += a * b26; c0_27 += a * b27; c0_28 += a * b28; c0_29 += a * b29; c0_30 += a * b30; c0_31 += a * b31  # noqa: E501, E702
+        a = aa[ia + 1, kp]
+        c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3; c1_4 += a * b4; c1_5 += a * b5; c1_6 += a * b6; c1_7 += a * b7; c1_8 += a * b8; c1_9 += a * b9; c1_10 += a * b10; c1_11 += a * b11; c1_12 += a * b12; c1_13 += a * b13; c1_14 += a * b14; c1_15 += a * b15; c1_16 += a * b16; c1_17 += a * b17; c1_18 += a * b18; c1_19 += a * b19; c1_20 += a * b20; c1_21 += a * b21; c1_22 += a * b22; c1_23 += a * b23; c1_24 += a * b24; c1_25 += a * b25; c1_26 += a * b26; c1_27 += a * b27; c1_28 += a * b28; c1_29 += a * b29; c1_30 += a * b30; c1_31 += a * b31  # noqa: E501, E702
+        a = aa[ia + 2, kp]
+        c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3; c2_4 += a * b4; c2_5 += a * b5; c2_6 += a * b6; c2_7 += a * b7; c2_8 += a * b8; c2_9 += a * b9; c2_10 += a * b10; c2_11 += a * b11; c2_12 += a * b12; c2_13 += a * b13; c2_14 += a * b14; c2_15 += a * b15; c2_16 += a * b16; c2_17 += a * b17; c2_18 += a * b18; c2_19 += a * b19; c2_20 += a * b20; c2_21 += a * b21; c2_22 += a * b22; c2_23 += a * b23; c2_24 += a * b24; c2_25 += a * b25; c2_26 += a * b26; c2_27 += a * b27; c2_28 += a * b28; c2_29 += a * b29; c2_30 += a * b30; c2_31 += a * b31  # noqa: E501, E702
+    c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3; c[i + 0, j + 4] = c0_4; c[i + 0, j + 5] = c0_5; c[i + 0, j + 6] = c0_6; c[i + 0, j + 7] = c0_7; c[i + 0, j + 8] = c0_8; c[i + 0, j + 9] = c0_9; c[i + 0, j + 10] = c0_10; c[i + 0, j + 11] = c0_11; c[i + 0, j + 12] = c0_12; c[i + 0, j + 13] = c0_13; c[i + 0, j + 14] = c0_14; c[i + 0, j + 15] = c0_15; c[i + 0, j + 16] = c0_16; c[i + 0, j + 17] = c0_17; c[i + 0, j + 18] = c0_18; c[i + 0, j + 19] = c0_19; c[i + 0, j + 20] = c0_20; c[i + 0, j + 21] = c0_21; c[i + 0, j + 22] = c0_22; c[i + 0, j + 23] = c0_23; c[i + 0, j + 24] = c0_24; c[i + 0, j + 25] = c0_25; c[i + 0, j + 26] = c0_26; c[i + 0, j + 27] = c0_27; c[i + 0, j + 28] = c0_28; c[i + 0, j + 29] = c0_29; c[i + 0, j + 30] = c0_30; c[i + 0, j + 31] = c0_31  # noqa: E501, E702
+    c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3; c[i + 1, j + 4] = c1_4; c[i + 1, j + 5] = c1_5; c[i + 1, j + 6] = c1_6; c[i + 1, j + 7] = c1_7; c[i + 1, j + 8] = c1_8; c[i + 1, j + 9] = c1_9; c[i + 1, j + 10] = c1_10; c[i + 1, j + 11] = c1_11; c[i + 1, j + 12] = c1_12; c[i + 1, j + 13] = c1_13; c[i + 1, j + 14] = c1_14; c[i + 1, j + 15] = c1_15; c[i + 1, j + 16] = c1_16; c[i + 1, j + 17] = c1_17; c[i + 1, j + 18] = c1_18; c[i + 1, j + 19] = c1_19; c[i + 1, j + 20] = c1_20; c[i + 1, j + 21] = c1_21; c[i + 1, j + 22] = c1_22; c[i + 1, j + 23] = c1_23; c[i + 1, j + 24] = c1_24; c[i + 1, j + 25] = c1_25; c[i + 1, j + 26] = c1_26; c[i + 1, j + 27] = c1_27; c[i + 1, j + 28] = c1_28; c[i + 1, j + 29] = c1_29; c[i + 1, j + 30] = c1_30; c[i + 1, j + 31] = c1_31  # noqa: E501, E702
+    c[i + 2, j + 0] = c2_0; c[i + 2, j + 1] = c2_1; c[i + 2, j + 2] = c2_2; c[i + 2, j + 3] = c2_3; c[i + 2, j + 4] = c2_4; c[i + 2, j + 5] = c2_5; c[i + 2, j + 6] = c2_6; c[i + 2, j + 7] = c2_7; c[i + 2, j + 8] = c2_8; c[i + 2, j + 9] = c2_9; c[i + 2, j + 10] = c2_10; c[i + 2, j + 11] = c2_11; c[i + 2, j + 12] = c2_12; c[i + 2, j + 13] = c2_13; c[i + 2, j + 14] = c2_14; c[i + 2, j + 15] = c2_15; c[i + 2, j + 16] = c2_16; c[i + 2, j + 17] = c2_17; c[i + 2, j + 18] = c2_18; c[i + 2, j + 19] = c2_19; c[i + 2, j + 20] = c2_20; c[i + 2, j + 21] = c2_21; c[i + 2, j + 22] = c2_22; c[i + 2, j + 23] = c2_23; c[i + 2, j + 24] = c2_24; c[i + 2, j + 25] = c2_25; c[i + 2, j + 26] = c2_26; c[i + 2, j + 27] = c2_27; c[i + 2, j + 28] = c2_28; c[i + 2, j + 29] = c2_29; c[i + 2, j + 30] = c2_30; c[i + 2, j + 31] = c2_31  # noqa: E501, E702
+
+
+@gemm_kernel
+def _micro_3x16(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(3, 16, '_micro_3x16')
+    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
+    c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs; c0_8 = c[i + 0, j + 8] * cs; c0_9 = c[i + 0, j + 9] * cs; c0_10 = c[i + 0, j + 10] * cs; c0_11 = c[i + 0, j + 11] * cs; c0_12 = c[i + 0, j + 12] * cs; c0_13 = c[i + 0, j + 13] * cs; c0_14 = c[i + 0, j + 14] * cs; c0_15 = c[i + 0, j + 15] * cs  # noqa: E501, E702
+    c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs; c1_8 = c[i + 1, j + 8] * cs; c1_9 = c[i + 1, j + 9] * cs; c1_10 = c[i + 1, j + 10] * cs; c1_11 = c[i + 1, j + 11] * cs; c1_12 = c[i + 1, j + 12] * cs; c1_13 = c[i + 1, j + 13] * cs; c1_14 = c[i + 1, j + 14] * cs; c1_15 = c[i + 1, j + 15] * cs  # noqa: E501, E702
+    c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs; c2_8 = c[i + 2, j + 8] * cs; c2_9 = c[i + 2, j + 9] * cs; c2_10 = c[i + 2, j + 10] * cs; c2_11 = c[i + 2, j + 11] * cs; c2_12 = c[i + 2, j + 12] * cs; c2_13 = c[i + 2, j + 13] * cs; c2_14 = c[i + 2, j + 14] * cs; c2_15 = c[i + 2, j + 15] * cs  # noqa: E501, E702
+    for p in range(kc):
+        kp = ka + p
+        bq = kb + p
+        b0 = bb[bq, jb + 0]; b1 = bb[bq, jb + 1]; b2 = bb[bq, jb + 2]; b3 = bb[bq, jb + 3]; b4 = bb[bq, jb + 4]; b5 = bb[bq, jb + 5]; b6 = bb[bq, jb + 6]; b7 = bb[bq, jb + 7]; b8 = bb[bq, jb + 8]; b9 = bb[bq, jb + 9]; b10 = bb[bq, jb + 10]; b11 = bb[bq, jb + 11]; b12 = bb[bq, jb + 12]; b13 = bb[bq, jb + 13]; b14 = bb[bq, jb + 14]; b15 = bb[bq, jb + 15]  # noqa: E501, E702
+        a = aa[ia + 0, kp]
+        c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7; c0_8 += a * b8; c0_9 += a * b9; c0_10 += a * b10; c0_11 += a * b11; c0_12 += a * b12; c0_13 += a * b13; c0_14 += a * b14; c0_15 += a * b15  # noqa: E501, E702
+        a = aa[ia + 1, kp]
+        c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3; c1_4 += a * b4; c1_5 += a * b5; c1_6 += a * b6; c1_7 += a * b7; c1_8 += a * b8; c1_9 += a * b9; c1_10 += a * b10; c1_11 += a * b11; c1_12 += a * b12; c1_13 += a * b13; c1_14 += a * b14; c1_15 += a * b15  # noqa: E501, E702
+        a = aa[ia + 2, kp]
+        c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3; c2_4 += a * b4; c2_5 += a * b5; c2_6 += a * b6; c2_7 += a * b7; c2_8 += a * b8; c2_9 += a * b9; c2_10 += a * b10; c2_11 += a * b11; c2_12 += a * b12; c2_13 += a * b13; c2_14 += a * b14; c2_15 += a * b15  # noqa: E501, E702
+    c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3; c[i + 0, j + 4] = c0_4; c[i + 0, j + 5] = c0_5; c[i + 0, j + 6] = c0_6; c[i + 0, j + 7] = c0_7; c[i + 0, j + 8] = c0_8; c[i + 0, j + 9] = c0_9; c[i + 0, j + 10] = c0_10; c[i + 0, j + 11] = c0_11; c[i + 0, j + 12] = c0_12; c[i + 0, j + 13] = c0_13; c[i + 0, j + 14] = c0_14; c[i + 0, j + 15] = c0_15  # noqa: E501, E702
+    c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3; c[i + 1, j + 4] = c1_4; c[i + 1, j + 5] = c1_5; c[i + 1, j + 6] = c1_6; c[i + 1, j + 7] = c1_7; c[i + 1, j + 8] = c1_8; c[i + 1, j + 9] = c1_9; c[i + 1, j + 10] = c1_10; c[i + 1, j + 11] = c1_11; c[i + 1, j + 12] = c1_12; c[i + 1, j + 13] = c1_13; c[i + 1, j + 14] = c1_14; c[i + 1, j + 15] = c1_15  # noqa: E501, E702
+    c[i + 2, j + 0] = c2_0; c[i + 2, j + 1] = c2_1; c[i + 2, j + 2] = c2_2; c[i + 2, j + 3] = c2_3; c[i + 2, j + 4] = c2_4; c[i + 2, j + 5] = c2_5; c[i + 2, j + 6] = c2_6; c[i + 2, j + 7] = c2_7; c[i + 2, j + 8] = c2_8; c[i + 2, j + 9] = c2_9; c[i + 2, j + 10] = c2_10; c[i + 2, j + 11] = c2_11; c[i + 2, j + 12] = c2_12; c[i + 2, j + 13] = c2_13; c[i + 2, j + 14] = c2_14; c[i + 2, j + 15] = c2_15  # noqa: E501, E702
 
 
 # ---- end of generated code ----
