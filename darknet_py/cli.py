@@ -114,6 +114,11 @@ def build_parser():
     p = verbs.add_parser("layers", help="list every registered layer type with its options and defaults")
     p.add_argument("--format", choices=("table", "yaml", "json"), default="table")
     p.set_defaults(run=run_layers)
+
+    p = verbs.add_parser("bench", help="CPU, Numba target, chosen gemm kernels, and gemm speed vs numpy matmul")
+    p.add_argument("--no-gemm", action="store_true", help="only say which kernels were chosen")
+    p.add_argument("--rounds", type=int, default=2, help="alternating numpy/gemm rounds (default 2)")
+    p.set_defaults(run=run_bench)
     return parser
 
 
@@ -354,3 +359,6 @@ def run_classify(args):
                   flush=True)
     failed = _until_stdout_closes(lambda: classify_files(classifier, paths, show, _report_error))
     return 1 if failed else 0
+def run_bench(args):
+    from .bench import run_bench
+    run_bench(rounds=max(1, args.rounds), gemm_table=not args.no_gemm)

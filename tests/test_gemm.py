@@ -1,10 +1,18 @@
-"""gemm against a float64 numpy reference: four transpose cases, odd shapes, alpha/beta, both dtypes.
+"""gemm: every ISA's kernel against a naive twin (bitwise) and numpy (independent oracle).
 
-Shapes are chosen to straddle every blocking boundary of the kernel (MR x NR register tile, the
-narrow NR2 tail, KC, MC, NC, in-place versus packed A and B) while keeping each product small. The
-file compiles gemm three times (float32, float64, and read-only/strided float32 operands: ~12 s
-each when cold, then loaded from numba's on-disk cache). No timing assertions: see
-tools/bench_gemm.py for speed.
+Every (ISA, dtype) driver of darknet_py.kernels.gemm is called directly (``gemm_for``): each is
+compiled for the CPU numba targets in this process, so all of them run on any x86-64 host with FMA,
+whichever one ``gemm`` chose. The kernels promise Darknet's order of operations (c = beta * c, then
+one FMA per k in k order) whatever the tile, packing or thread split; tests/naive_gemm.py does the
+same roundings in the same order, so the comparison is EXACT (bitwise) for float32 and float64.
+An independent oracle (numpy in float64) checks small-integer operands, where every sum is exact
+in any order, and random operands against a rounding bound.
+
+Shapes straddle every blocking boundary of each variant's tile (MR x NR, the narrow tail, KC, MC,
+NC, in-place versus packed A and B) plus 1s and primes. Compiles: each driver once per dtype (six
+drivers, ~3-12 s each when cold, then loaded from numba's on-disk cache), the twin once per dtype,
+and the chosen driver once more for read-only/strided float32 operands. Subprocess checks of the
+choice under NUMBA_CPU_NAME are in tests/test_isa.py. No timing assertions: see tools/bench_gemm.py.
 """
 import inspect
 
@@ -13,32 +21,41 @@ import numpy as np
 import pytest
 
 from darknet_py.kernels import gemm as gemm_module
-from darknet_py.kernels.gemm import DIRECT_B_MAX_K, GENERATED_BEGIN, GENERATED_END, KC, MC, MR, NC, NR, NR2, gemm
+from darknet_py.kernels.gemm import (DIRECT_B_MAX_K, GENERATED_BEGIN, GENERATED_END, ISA, ISAS, MICRO_TILES, TILES,
+                                     gemm, gemm_for)
+from naive_gemm import check_bitwise, operands
 
 DTYPES = [np.float32, np.float64]
+VARIANTS = [(isa, dtype) for isa in ISAS for dtype in DTYPES]
 CASES = [(False, False), (False, True), (True, False), (True, True)]
-SHAPES = [  # (M, N, K)
-    (1, 1, 1),
-    (1, 37, 5),
-    (29, 1, 17),
-    (3, 5, 1),
-    (MR, NR, 7),                        # exactly one register tile
-    (MR + 1, NR + 1, KC + 1),           # one past every tile edge, two K blocks
-    (2 * MR - 1, NR + NR2, 33),         # full + narrow-tail columns
-    (17, NR2 - 3, 40),                  # only a narrow, partial tail
-    (MC + 9, 169, 70),                  # two row blocks; N = 169 = 5 * 32 + 9 like yolov3-tiny's 13x13
-    (11, NC + 45, 9),                   # two column blocks
-    (70, 45, 2 * KC + 3),               # three K blocks
-    (MR + 2, 3 * NR + 5, DIRECT_B_MAX_K),        # NN reads B in place up to this k
-    (MR + 2, 3 * NR + 5, DIRECT_B_MAX_K + 1),    # ... and packs it from here on
-]
+CASE_IDS = ["NN", "NT", "TN", "TT"]
 
 
-def _operands(rng, dtype, trans_a, trans_b, m, n, k):
-    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
-    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
-    c = rng.standard_normal((m, n)).astype(dtype)
-    return a, b, c
+def _tile(isa, dtype):
+    return TILES[isa, np.dtype(dtype).str[1:]]
+
+
+def _shapes(t):
+    """(M, N, K) around every boundary of tile ``t``."""
+    return [
+        (1, 1, 1),
+        (1, 37, 5),
+        (29, 1, 17),
+        (3, 5, 1),
+        (31, 53, 97),                           # primes
+        (t.mr, t.nr, 7),                        # exactly one register tile
+        (t.mr + 1, t.nr + 1, t.kc + 1),         # one past every tile edge, two K blocks
+        (2 * t.mr - 1, t.nr + t.nr2, 33),       # full + narrow-tail columns
+        (17, max(1, t.nr2 - 3), 40),            # only a partial tail
+        (t.mc + 9, 169, 70),                    # two row blocks; N = 169 like yolov3-tiny's 13x13
+        (11, t.nc + 45, 9),                     # two column blocks
+        (70, 45, 2 * t.kc + 3),                 # three K blocks
+        (t.mr + 2, 3 * t.nr + 5, DIRECT_B_MAX_K),       # NN reads B in place up to this k
+        (t.mr + 2, 3 * t.nr + 5, DIRECT_B_MAX_K + 1),   # ... and packs it from here on
+    ]
+
+
+SHAPE_CASES = [(isa, dtype, s) for isa, dtype in VARIANTS for s in _shapes(_tile(isa, dtype))]
 
 
 def _reference(trans_a, trans_b, alpha, a, b, beta, c):
@@ -52,42 +69,66 @@ def _reference(trans_a, trans_b, alpha, a, b, beta, c):
     return ref, scale
 
 
-def _check(trans_a, trans_b, alpha, a, b, beta, c):
+def _check_bound(fn, trans_a, trans_b, alpha, a, b, beta, c):
     k = a.shape[0] if trans_a else a.shape[1]
     ref, scale = _reference(trans_a, trans_b, alpha, a, b, beta, c)
-    gemm(trans_a, trans_b, alpha, a, b, beta, c)
+    fn(trans_a, trans_b, alpha, a, b, beta, c)
     eps = np.finfo(c.dtype).eps
     err = np.abs(c.astype(np.float64) - ref)
     bound = 2 * (k + 2) * eps * scale + 1e-300
     assert np.all(err <= bound), "max err/bound %g" % np.max(err / bound)
 
 
-@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-@pytest.mark.parametrize("trans_a,trans_b", CASES, ids=["NN", "NT", "TN", "TT"])
-@pytest.mark.parametrize("m,n,k", SHAPES, ids=["%dx%dx%d" % s for s in SHAPES])
-def test_matches_numpy(dtype, trans_a, trans_b, m, n, k):
+@pytest.mark.parametrize("trans_a,trans_b", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("isa,dtype,shape", SHAPE_CASES,
+                         ids=["%s-%s-%dx%dx%d" % (i, np.dtype(d).name, *s) for i, d, s in SHAPE_CASES])
+def test_every_isa_equals_the_naive_twin_bitwise(isa, dtype, shape, trans_a, trans_b):
+    m, n, k = shape
     rng = np.random.default_rng(m * 10007 + n * 101 + k)
-    a, b, c = _operands(rng, dtype, trans_a, trans_b, m, n, k)
-    _check(trans_a, trans_b, 1.0, a, b, 0.0, c)
+    a, b, c = operands(rng, dtype, trans_a, trans_b, m, n, k)
+    check_bitwise(gemm_for(isa, dtype), trans_a, trans_b, 1.0, a, b, 0.0, c)
+    check_bitwise(gemm_for(isa, dtype), trans_a, trans_b, -1.5, a, b, 0.75, c)   # packed A, beta
+
+
+@pytest.mark.parametrize("trans_a,trans_b", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("isa,dtype", VARIANTS, ids=["%s-%s" % (i, np.dtype(d).name) for i, d in VARIANTS])
+def test_every_isa_is_exact_on_small_integers(isa, dtype, trans_a, trans_b):
+    """Small integers and dyadic alpha/beta make every product and sum exact in either dtype: any
+    lost, doubled or misplaced term (packing, padding, K blocks, beta applied once) shows."""
+    t = _tile(isa, dtype)
+    m, n, k = t.mc + t.mr + 1, 2 * t.nr + t.nr2 + 3, t.kc + 11
+    a, b, c = operands(np.random.default_rng(5), dtype, trans_a, trans_b, m, n, k, integers=True)
+    ref, _ = _reference(trans_a, trans_b, 0.5, a, b, 0.25, c)
+    gemm_for(isa, dtype)(trans_a, trans_b, 0.5, a, b, 0.25, c)
+    np.testing.assert_array_equal(c, ref)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 @pytest.mark.parametrize("alpha,beta", [(1.0, 1.0), (0.5, 2.0), (-1.5, 0.25), (0.0, 3.0), (2.0, -1.0)])
-@pytest.mark.parametrize("trans_a,trans_b", CASES, ids=["NN", "NT", "TN", "TT"])
+@pytest.mark.parametrize("trans_a,trans_b", CASES, ids=CASE_IDS)
 def test_alpha_beta(dtype, alpha, beta, trans_a, trans_b):
+    t = _tile(ISA, dtype)
     rng = np.random.default_rng(7)
-    a, b, c = _operands(rng, dtype, trans_a, trans_b, MR + 3, NR + NR2 + 5, KC + 20)
-    _check(trans_a, trans_b, alpha, a, b, beta, c)
+    a, b, c = operands(rng, dtype, trans_a, trans_b, t.mr + 3, t.nr + t.nr2 + 5, t.kc + 20)
+    _check_bound(gemm, trans_a, trans_b, alpha, a, b, beta, c)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
-def test_random_shapes(dtype):
+def test_random_shapes_within_rounding_of_numpy(dtype):
     rng = np.random.default_rng(1234)
     for _ in range(12):
         m, n, k = (int(v) for v in rng.integers(1, 90, size=3))
         trans_a, trans_b = bool(rng.integers(2)), bool(rng.integers(2))
-        a, b, c = _operands(rng, dtype, trans_a, trans_b, m, n, k)
-        _check(trans_a, trans_b, float(rng.uniform(-2, 2)), a, b, float(rng.uniform(-2, 2)), c)
+        a, b, c = operands(rng, dtype, trans_a, trans_b, m, n, k)
+        _check_bound(gemm, trans_a, trans_b, float(rng.uniform(-2, 2)), a, b, float(rng.uniform(-2, 2)), c)
+
+
+def test_gemm_calls_the_chosen_isa():
+    rng = np.random.default_rng(8)
+    for dtype in DTYPES:
+        a, b, c = operands(rng, dtype, False, True, 9, 40, 13)
+        check_bitwise(gemm, False, True, 1.0, a, b, 0.5, c)
+        assert gemm_module.tile(dtype).startswith(ISA + " ")
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
@@ -106,19 +147,21 @@ def test_empty_c_is_a_no_op():
          np.empty((4, 0), np.float32))
 
 
-def test_beta_zero_keeps_nan_like_darknet():
+@pytest.mark.parametrize("isa", ISAS)
+def test_beta_zero_keeps_nan_like_darknet(isa):
     """Darknet's gemm_cpu does C *= beta, so NaN * 0 stays NaN (BLAS would overwrite C).
 
     Callers therefore zero or prefill C; this test pins the semantics down.
     """
-    c = np.full((MR + 1, NR + 1), np.nan, np.float32)
+    t = _tile(isa, np.float32)
+    c = np.full((t.mr + 1, t.nr + 1), np.nan, np.float32)
     c[0, 0] = 5.0
-    gemm(False, False, 1.0, np.ones((MR + 1, 3), np.float32), np.ones((3, NR + 1), np.float32), 0.0, c)
+    gemm_for(isa)(False, False, 1.0, np.ones((t.mr + 1, 3), np.float32), np.ones((3, t.nr + 1), np.float32), 0.0, c)
     assert c[0, 0] == 3.0
     assert np.isnan(c.ravel()[1:]).all()
 
 
-@pytest.mark.parametrize("trans_a,trans_b", CASES, ids=["NN", "NT", "TN", "TT"])
+@pytest.mark.parametrize("trans_a,trans_b", CASES, ids=CASE_IDS)
 def test_views_of_flat_buffers_write_only_c(trans_a, trans_b):
     """Callers pass reshaped views of flat buffers; nothing outside C's view may change."""
     m, n, k = 13, 45, 19
@@ -142,13 +185,14 @@ def test_views_of_flat_buffers_write_only_c(trans_a, trans_b):
 
 def test_same_bits_for_any_thread_count():
     """Every element is accumulated in k order whatever the split, so threads change no bit."""
+    t = _tile(ISA, np.float32)
     results = []
     saved = numba.get_num_threads()
     try:
         for threads in sorted({1, saved}):
             numba.set_num_threads(threads)
-            for m, n in ((MC + 9, 70), (20, 2 * NR + 7)):
-                a, b, c = _operands(np.random.default_rng(m), np.float32, False, False, m, n, KC + 5)
+            for m, n in ((t.mc + 9, 70), (20, 2 * t.nr + 7)):
+                a, b, c = operands(np.random.default_rng(m), np.float32, False, False, m, n, t.kc + 5)
                 gemm(False, False, 1.0, a, b, 0.5, c)
                 results.append((threads, m, c))
     finally:
@@ -161,25 +205,13 @@ def test_same_bits_for_any_thread_count():
             np.testing.assert_array_equal(outs[0], other)
 
 
-def test_exact_arithmetic_is_exact_float64():
-    """Small integers and power-of-two alpha/beta make every product and sum exact: any lost,
-    doubled or misplaced term (packing, padding, K blocks, beta applied once) shows as a difference."""
-    rng = np.random.default_rng(5)
-    m, n, k = 19, 50, KC + 11
-    a = rng.integers(-8, 9, (m, k)).astype(np.float64)
-    b = rng.integers(-8, 9, (k, n)).astype(np.float64)
-    c = rng.integers(-8, 9, (m, n)).astype(np.float64)
-    expected = 0.25 * c + 0.5 * (a @ b)
-    gemm(False, False, 0.5, a, b, 0.25, c)
-    np.testing.assert_array_equal(c, expected)
-
-
-@pytest.mark.parametrize("trans_a,trans_b", CASES, ids=["NN", "NT", "TN", "TT"])
+@pytest.mark.parametrize("trans_a,trans_b", CASES, ids=CASE_IDS)
 def test_read_only_and_strided_operands(trans_a, trans_b):
     """A and B are read in place when possible: read-only or non-contiguous arrays must work too."""
+    t = _tile(ISA, np.float32)
     rng = np.random.default_rng(9)
-    m, n, k = MR * 2, NR + 7, 20
-    a, b, c = _operands(rng, np.float32, trans_a, trans_b, m, n, k)
+    m, n, k = t.mr * 2, t.nr + 7, 20
+    a, b, c = operands(rng, np.float32, trans_a, trans_b, m, n, k)
     a_wide = np.zeros((a.shape[0], 2 * a.shape[1]), np.float32)
     a_wide[:, ::2] = a
     a_strided = a_wide[:, ::2]
@@ -194,19 +226,37 @@ def test_generated_kernels_match_their_generator():
     text = inspect.getsource(gemm_module)
     start = text.index(GENERATED_BEGIN) + len(GENERATED_BEGIN)
     end = text.index(GENERATED_END)
-    expected = "\n\n" + gemm_module._micro_kernel_source(MR, NR, "_micro") + "\n\n" \
-        + gemm_module._micro_kernel_source(MR, NR2, "_micro_narrow") + "\n\n"
-    assert text[start:end] == expected, "regenerate: python -c \"...print(_micro_kernel_source(...))\""
+    expected = "\n\n" + "\n\n".join(gemm_module._micro_kernel_source(mr, nr, "_micro_%dx%d" % (mr, nr))
+                                     for mr, nr in MICRO_TILES) + "\n\n"
+    assert text[start:end] == expected, "regenerate with _micro_kernel_source for every MICRO_TILES entry"
 
 
-def test_in_place_b_never_reads_past_its_end():
-    """NN with small k reads B in place, except column tails (packed, else the 32-wide kernel would
+def test_each_variant_is_its_own_jitted_function_with_its_tile():
+    """The cache-safety argument of the module docstring: one jitted function per (ISA, dtype), with
+    a distinct qualified name (so its own cache entry) and its tile bound in its own globals."""
+    names = set()
+    for (isa, dtype), t in TILES.items():
+        driver = gemm_for(isa, np.float64 if dtype == "f8" else np.float32)
+        names.add(driver.py_func.__qualname__)
+        g = driver.py_func.__globals__
+        assert (g["MR"], g["NR"], g["NR2"], g["KC"], g["MC"], g["NC"]) == tuple(t)
+        assert g["_micro"] is getattr(gemm_module, "_micro_%dx%d" % (t.mr, t.nr))
+        assert g["_block"].py_func.__globals__ is g and g["_block"].py_func.__qualname__ != "_block"
+        assert t.mc % t.mr == 0 and t.nc % t.nr == 0
+    assert len(names) == len(TILES)
+    assert not hasattr(gemm_module, "MR"), "a module-level tile constant would be shared by every variant"
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_in_place_b_never_reads_past_its_end(isa):
+    """NN with small k reads B in place, except column tails (packed, else the NR-wide kernel would
     read past B's last column). B here ends exactly at a PROT_NONE page: a stray read faults."""
     import ctypes
     import mmap
     import sys
     if not sys.platform.startswith("linux"):
         pytest.skip("needs mprotect")
+    t = _tile(isa, np.float32)
     page = mmap.PAGESIZE
     region = mmap.mmap(-1, 2 * page)
     words = np.frombuffer(region, np.float32)
@@ -215,14 +265,14 @@ def test_in_place_b_never_reads_past_its_end():
     guard = words.ctypes.data + page
     assert libc.mprotect(guard, page, 0) == 0          # PROT_NONE
     try:
-        m, n, k = MR, NR + 5, 3
+        m, n, k = t.mr, t.nr + 5, 3
         rng = np.random.default_rng(4)
         a = rng.standard_normal((m, k)).astype(np.float32)
         b = words[page // 4 - k * n:page // 4].reshape(k, n)
         b[...] = rng.standard_normal((k, n))
         c = np.zeros((m, n), np.float32)
         ref, _ = _reference(False, False, 1.0, a, b, 0.0, c)
-        gemm(False, False, 1.0, a, b, 0.0, c)
+        gemm_for(isa)(False, False, 1.0, a, b, 0.0, c)
         np.testing.assert_allclose(c, ref, rtol=1e-5, atol=1e-5)
     finally:
         libc.mprotect(guard, page, 3)                   # PROT_READ | PROT_WRITE

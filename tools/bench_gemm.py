@@ -4,6 +4,13 @@
     python tools/bench_gemm.py                       # 2 threads, float32, the issue #4 shapes
     python tools/bench_gemm.py --threads 1 --json out.json
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python tools/bench_gemm.py
+    NUMBA_CPU_NAME=haswell OPENBLAS_CORETYPE=Haswell python tools/bench_gemm.py   # AVX2 build, proxy
+
+The header names the CPU, the CPU Numba compiles for, the ISA gemm chose and its register tile
+(darknet_py.kernels.gemm.ISA / tile()); ``--isa`` times another ISA's kernel on this target instead.
+With ``NUMBA_CPU_NAME=haswell`` Numba emits AVX2+FMA code, so gemm picks its AVX2 tile: run on an
+AVX-512 host that is a PROXY for an AVX2 machine (same instructions and registers, not the same
+cores, caches or clocks); pin OpenBLAS to its Haswell kernel the same way for a like-for-like ratio.
 
 Shapes are M x K x N with A = weights (M, K) and B = im2col (K, N), i.e. NN with M = filters,
 K = c*k*k, N = out_h*out_w of yolov3-tiny at 416x416, plus a square 1024^3.
@@ -56,6 +63,8 @@ def parse_args(argv=None):
                    help="comma-separated MxKxN list (default: the yolov3-tiny shapes and 1024^3)")
     p.add_argument("--trans", default="NN", choices=["NN", "NT", "TN", "TT"],
                    help="transpose case for gemm (numpy multiplies the same logical matrices)")
+    p.add_argument("--isa", choices=["avx512", "avx2", "generic"],
+                   help="time this ISA's kernel instead of the one chosen for the target CPU")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = p.parse_args(argv)
     if args.repeat < 5:
@@ -87,10 +96,15 @@ def main(argv=None):
 
     import numpy as np
     import numba
-    from darknet_py.kernels.gemm import gemm
+    from darknet_py.bench import cpu_model
+    from darknet_py.kernels import gemm as gemm_module
+    from darknet_py.kernels._jit import target_cpu
 
     numba.set_num_threads(args.threads)
     dtype = np.dtype(args.dtype)
+    isa = args.isa or gemm_module.ISA
+    gemm = gemm_module.gemm_for(isa, dtype)
+    target = "%s (%s)" % (target_cpu()[0], "ISA chosen: " + gemm_module.ISA)
     ta, tb = args.trans[0] == "T", args.trans[1] == "T"
     shapes = SHAPES if not args.shapes else [tuple(int(v) for v in s.lower().split("x"))
                                              for s in args.shapes.split(",")]
@@ -115,6 +129,7 @@ def main(argv=None):
     gemm(ta, tb, 1.0, x, x, 0.0, np.empty((3, 3), dtype))
     first_call_s = time.perf_counter() - t0
 
+    print("CPU: %s; numba target: %s; kernel timed: %s" % (cpu_model(), target, gemm_module.tile(dtype, isa)))
     print("gemm benchmark: %s %s, %d threads (numba %s, threading layer %s; numpy %s: %s; %s)"
           % (args.dtype, args.trans, args.threads, numba.__version__, numba.threading_layer(),
              np.__version__, blas, env_notes))
@@ -179,7 +194,7 @@ def main(argv=None):
           % (100 * _median(ratios), 100 * worst["ratio"], worst["m"], worst["k"], worst["n"]))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(threads=args.threads, pause_s=PAUSE_S, dtype=args.dtype, trans=args.trans, blas=blas,
+            json.dump(dict(cpu=cpu_model(), target=target, tile=gemm_module.tile(dtype, isa), threads=args.threads, pause_s=PAUSE_S, dtype=args.dtype, trans=args.trans, blas=blas,
                            env=env_notes, numba=numba.__version__, numpy=np.__version__,
                            first_call_s=first_call_s, rows=rows, median_ratio=_median(ratios),
                            worst_ratio=worst["ratio"]), f, indent=1)

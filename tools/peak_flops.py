@@ -1,16 +1,23 @@
 #!/usr/bin/env python
 """Measure this machine's FP32 FMA peak with a Numba microbenchmark built from darknet_py's _jit decorators.
 
-    python tools/peak_flops.py --threads 2 [--json PATH]
+    python tools/peak_flops.py --threads 2 [--accumulators 12] [--json PATH]
+    NUMBA_CPU_NAME=haswell python tools/peak_flops.py      # the AVX2 variant (on any AVX2 host)
 
-The kernel keeps ACCUMULATORS x 16 float32 chains in registers and runs ``a = a * x + y`` on each of
-them: with the flags _jit.py sets (contract, no 256-bit preference) LLVM turns every group of 16 into
-one ``vfmadd213ps zmm`` and the loop body is nothing but 12 independent FMAs (enough to cover the
-4-cycle FMA latency on 2 FMA units). Each thread runs its own copy (prange over threads). The figure
-is the BEST of ``--repeat`` timings: a peak is what the machine can do, not what it usually does.
+The kernel keeps ACCUMULATORS x LANES float32 chains in registers and runs ``a = a * x + y`` on each
+of them: with the flags _jit.py sets (contract, no 256-bit preference) LLVM turns every group of
+LANES into one vector FMA, so the loop body is nothing but ACCUMULATORS independent FMAs. LANES is
+the vector width of the ISA numba targets (the same choice gemm makes, _jit.target_isa): 16 on
+AVX-512 (zmm), 8 on AVX2 (ymm; 16 registers), 4 otherwise (xmm/NEON; without FMA a multiply and an
+add, still 2 flops). 12 chains cover latency x FMA units on every current core: Intel 4 cycles x 2
+units = 8 chains, AMD Zen 2/3 5 x 2 = 10 (the old fixed 16-lane kernel spilled on AVX2's 16 ymm
+registers and reported 86 GFLOPS on an EPYC that OpenCV drives at 135), and 12 + 2 operand
+registers still fit 16 ymm. Each thread runs its own copy (prange over threads). The figure is the
+BEST of ``--repeat`` timings: a peak is what the machine can do, not what it usually does.
 
 The generated kernel source is compiled with this file's name so that numba's on-disk cache can
-locate it (it is regenerated identically from this file, whose change invalidates the cache).
+locate it (it is regenerated identically from this file, whose change invalidates the cache; the
+function's name carries its shape, and numba's key the target CPU).
 """
 import argparse
 import json
@@ -18,25 +25,27 @@ import os
 import sys
 import time
 
-ACCUMULATORS = 12       # zmm registers holding independent chains
-LANES = 16              # float32 lanes of a zmm register
+ACCUMULATORS = 12       # vector registers holding independent chains (default)
+LANES = {"avx512": 16, "avx2": 8, "generic": 4}     # float32 lanes of one vector register
 
 
-def _generated_source():
-    lines = ["def _fma_chains(n, x, y, out, row):"]
-    names = [f"a{j}_{l}" for j in range(ACCUMULATORS) for l in range(LANES)]
+def _generated_source(accumulators, lanes):
+    name = f"_fma_chains_{accumulators}x{lanes}"
+    lines = [f"def {name}(n, x, y, out, row):"]
+    names = [f"a{j}_{l}" for j in range(accumulators) for l in range(lanes)]
     lines += [f"    {v} = out[row, {i}]" for i, v in enumerate(names)]
     lines.append("    for _ in range(n):")
-    lines += [f"        {v} = {v} * x[{i % LANES}] + y[{i % LANES}]" for i, v in enumerate(names)]
+    lines += [f"        {v} = {v} * x[{i % lanes}] + y[{i % lanes}]" for i, v in enumerate(names)]
     lines += [f"    out[row, {i}] = {v}" for i, v in enumerate(names)]
-    return "\n".join(lines) + "\n"
+    return name, "\n".join(lines) + "\n"
 
 
-def build_kernels():
+def build_kernels(accumulators, lanes):
     from darknet_py.kernels._jit import gemm_kernel, parallel_gemm_kernel, prange
     ns = {"__name__": __name__}     # numba's cache rebuilds the function's globals from this module
-    exec(compile(_generated_source(), __file__, "exec"), ns)
-    chains = gemm_kernel(ns["_fma_chains"])
+    name, source = _generated_source(accumulators, lanes)
+    exec(compile(source, __file__, "exec"), ns)
+    chains = gemm_kernel(ns[name])
 
     @parallel_gemm_kernel
     def fma_parallel(n, x, y, out, tasks):
@@ -46,15 +55,15 @@ def build_kernels():
     return fma_parallel
 
 
-def measure_peak(threads, seconds=0.1, repeat=15):
+def measure_peak(threads, accumulators, lanes, seconds=0.1, repeat=15):
     """Best GFLOPS of ``threads`` threads running the FMA kernel (numba's thread count is set here)."""
     import numba
     import numpy as np
     numba.set_num_threads(threads)
-    fma = build_kernels()
-    x = np.full(LANES, 0.999, np.float32)
-    y = np.full(LANES, 0.001, np.float32)
-    out = np.ones((threads, ACCUMULATORS * LANES), np.float32)
+    fma = build_kernels(accumulators, lanes)
+    x = np.full(lanes, 0.999, np.float32)
+    y = np.full(lanes, 0.001, np.float32)
+    out = np.ones((threads, accumulators * lanes), np.float32)
     fma(10, x, y, out, threads)                    # compile / load from the cache
     n = 100_000
     t0 = time.perf_counter()
@@ -65,7 +74,7 @@ def measure_peak(threads, seconds=0.1, repeat=15):
         t0 = time.perf_counter()
         fma(n, x, y, out, threads)
         best = min(best, time.perf_counter() - t0)
-    flop = 2.0 * n * ACCUMULATORS * LANES * threads
+    flop = 2.0 * n * accumulators * lanes * threads
     return flop / best / 1e9
 
 
@@ -73,19 +82,27 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=15)
+    p.add_argument("--accumulators", type=int, default=ACCUMULATORS,
+                   help=f"independent vector FMA chains (default {ACCUMULATORS})")
     p.add_argument("--json", metavar="PATH")
     args = p.parse_args(argv)
     os.environ["NUMBA_NUM_THREADS"] = str(max(args.threads, 1))
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    per_thread = {1: measure_peak(1, repeat=args.repeat)}
+    from darknet_py.bench import cpu_model
+    from darknet_py.kernels._jit import target_cpu, target_isa
+    isa, cpu = target_isa(), cpu_model()
+    lanes = LANES[isa]
+    shape = dict(accumulators=args.accumulators, lanes=lanes)
+    per_thread = {1: measure_peak(1, repeat=args.repeat, **shape)}
     if args.threads > 1:
-        per_thread[args.threads] = measure_peak(args.threads, repeat=args.repeat)
+        per_thread[args.threads] = measure_peak(args.threads, repeat=args.repeat, **shape)
+    print(f"CPU: {cpu}; numba target {target_cpu()[0]}, ISA {isa}: {args.accumulators} chains of {lanes} float32")
     for t, g in per_thread.items():
         print(f"FP32 FMA peak, {t} thread(s): {g:.1f} GFLOPS")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"gflops": {str(t): g for t, g in per_thread.items()}, "threads": args.threads,
-                       "accumulators": ACCUMULATORS, "lanes": LANES}, f, indent=1)
+                       "cpu": cpu, "isa": isa, "target": target_cpu()[0], **shape}, f, indent=1)
     return 0
 
 

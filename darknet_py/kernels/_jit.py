@@ -7,6 +7,11 @@ imports its decorators from here; tests/test_kernel_rules.py checks that no othe
 * ``NUMBA_SLP_VECTORIZE=1``: numba turns LLVM's SLP vectorizer off by default; register-blocked
   loops lose a factor of ~15 without it.
 * ``-prefer-256-bit``: on AVX-512 CPUs LLVM otherwise uses only ymm registers (half the width).
+* ``NUMBA_CPU_NAME`` without ``NUMBA_CPU_FEATURES``: numba would combine the named CPU with the HOST's
+  features (``NUMBA_CPU_NAME=haswell`` on an AVX-512 host still emitted AVX-512); we give the named
+  CPU its own default features instead (plus ``-prefer-256-bit`` on x86), so a haswell build is one.
+* ``target_cpu()`` / ``target_isa()`` say which CPU numba compiles for and which vector ISA that
+  gives ("avx512", "avx2" or "generic"); kernels/gemm.py picks its register tile from it once.
 * ``cache=True``: a second process loads machine code from disk instead of compiling (~0.1 s vs ~30 s).
   The cache key includes the CPU name and features, so the flags above cannot give stale code.
 * ``fastmath=False`` by default: reassociation changes results beyond Darknet parity.
@@ -28,12 +33,29 @@ def _host_features_without_256_bit_preference():
     return features.flatten() + ",-prefer-256-bit"
 
 
+def _is_x86():
+    try:
+        from llvmlite import binding as llvm
+        return llvm.get_process_triple().split("-")[0] in ("x86_64", "i386", "i686")
+    except Exception:   # pragma: no cover
+        return False
+
+
+# What the user asked for, before _configure_environment adds its own NUMBA_CPU_FEATURES (for reports).
+CPU_REQUEST = ", ".join("%s=%s" % (v, os.environ[v]) for v in ("NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES")
+                        if v in os.environ) or "host CPU"
+
+
 def _configure_environment():
     os.environ.setdefault("NUMBA_SLP_VECTORIZE", "1")
-    if "NUMBA_CPU_FEATURES" not in os.environ and "NUMBA_CPU_NAME" not in os.environ:
-        features = _host_features_without_256_bit_preference()
-        if features:
-            os.environ["NUMBA_CPU_FEATURES"] = features
+    if "NUMBA_CPU_FEATURES" not in os.environ:
+        if "NUMBA_CPU_NAME" not in os.environ:
+            features = _host_features_without_256_bit_preference()
+            if features:
+                os.environ["NUMBA_CPU_FEATURES"] = features
+        elif os.environ["NUMBA_CPU_NAME"].lower() != "generic":
+            # The named CPU's own features ("" = its defaults), not the host's (see the docstring).
+            os.environ["NUMBA_CPU_FEATURES"] = "-prefer-256-bit" if _is_x86() else ""
     if "numba" in sys.modules:     # imported earlier by the user: make it re-read the environment
         from numba.core import config
         config.reload_config()
@@ -62,7 +84,65 @@ parallel_kernel = njit(parallel=True, **_FLAGS)
 gemm_kernel = njit(**dict(_FLAGS, fastmath={"contract"}))
 parallel_gemm_kernel = njit(parallel=True, **dict(_FLAGS, fastmath={"contract"}))
 
-__all__ = ["kernel", "parallel_kernel", "gemm_kernel", "parallel_gemm_kernel", "prange", "num_threads", "CACHE"]
+__all__ = ["kernel", "parallel_kernel", "gemm_kernel", "parallel_gemm_kernel", "prange", "num_threads", "CACHE",
+           "target_cpu", "target_isa", "thread_count"]
+
+# Default features of CPU names LLVM knows (x86), by the widest ISA a gemm micro-kernel can use.
+# Only consulted for a CPU named without a full feature list (NUMBA_CPU_NAME); explicit +/- features
+# (the host's list, NUMBA_CPU_FEATURES) override them.
+_AVX512_CPUS = frozenset("""skylake-avx512 cascadelake cooperlake cannonlake icelake-client icelake-server
+    tigerlake rocketlake sapphirerapids emeraldrapids graniterapids graniterapids-d diamondrapids znver4
+    znver5 x86-64-v4 knl knm""".split())
+_AVX2_CPUS = frozenset("""haswell broadwell skylake core-avx2 alderlake raptorlake meteorlake arrowlake
+    arrowlake-s lunarlake pantherlake gracemont sierraforest grandridge clearwaterforest znver1 znver2
+    znver3 bdver4 x86-64-v3""".split())
+
+
+def target_cpu():
+    """(cpu name, feature string) that numba compiles for: NUMBA_CPU_NAME / NUMBA_CPU_FEATURES as
+    numba read them, else the host's (the same rule as numba's codegen)."""
+    from numba.core import config
+    from llvmlite import binding as llvm
+    name = config.CPU_NAME or llvm.get_host_cpu_name()
+    if config.CPU_FEATURES is not None:
+        return name, config.CPU_FEATURES
+    from numba.core.codegen import get_host_cpu_features
+    return name, get_host_cpu_features()
+
+
+def _features_of(name, features):
+    """Set of enabled features: the named CPU's defaults (as far as the ISA goes), then +f / -f."""
+    have = set()
+    if name in _AVX512_CPUS:
+        have |= {"avx512f", "avx2", "fma"}
+    elif name in _AVX2_CPUS:
+        have |= {"avx2", "fma"}
+    for f in filter(None, (f.strip() for f in features.split(","))):
+        if f[0] == "-":
+            have.discard(f[1:])
+        else:
+            have.add(f.lstrip("+"))
+    return have
+
+
+def target_isa(name=None, features=None):
+    """"avx512", "avx2" or "generic": the gemm micro-kernel family for the CPU numba targets
+    (or for ``name``/``features`` when given). AVX-512 and AVX2 need FMA too; anything else (SSE,
+    ARM NEON, ...) is "generic", left to LLVM's vectorizer."""
+    if name is None:
+        name, features = target_cpu()
+    have = _features_of(name.lower(), features or "")
+    if {"avx512f", "fma"} <= have:
+        return "avx512"
+    if {"avx2", "fma"} <= have:
+        return "avx2"
+    return "generic"
+
+
+def thread_count():
+    """Numba's current thread count (for reports; kernels use ``num_threads``)."""
+    import numba
+    return numba.get_num_threads()
 
 
 def cache_is_cold():

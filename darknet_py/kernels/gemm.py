@@ -9,21 +9,62 @@ Semantics are Darknet's gemm_cpu, not BLAS's: C is multiplied by beta first (so 
 NaN already in C: NaN * 0 = NaN; our callers zero or prefill C), then alpha * op(A) @ op(B) is
 accumulated, and alpha is folded into A the way Darknet's ``A_PART = ALPHA * A[i*lda + k]`` does.
 Every C element is computed in Darknet's order: c = beta * c, then c += (alpha * a_ik) * b_kj for
-k = 0, 1, ... (contracted to an FMA). The order does not depend on the thread count or on where the
-tiles fall, so results are bitwise reproducible across thread counts.
+k = 0, 1, ... (contracted to an FMA where the CPU has one). The order depends neither on the thread
+count, nor on where the tiles fall, nor on the register tile, so results are bitwise reproducible
+across thread counts and equal between the AVX-512 and AVX2 kernels (the generic kernel differs only
+where its target has no FMA: a separate multiply and add round twice).
+
+Kernels chosen by the CPU
+-------------------------
+``ISA`` is picked once, at import, from the CPU that Numba compiles for (_jit.target_isa: the
+NUMBA_CPU_NAME / NUMBA_CPU_FEATURES numba reads, else the host): a register tile fits when its
+accumulators plus the B loads and the A broadcast fit the vector registers.
+
+=========  =====================  =========================  ======================================
+ISA        registers              float32 tile (tail)        float64 tile
+=========  =====================  =========================  ======================================
+avx512     32 zmm (16 floats)     8 x 32 = 16 acc (8 x 16)   8 x 16 = 16 acc
+avx2       16 ymm (8 floats), FMA 3 x 32 = 12 acc (3 x 16)   3 x 16 = 12 acc
+generic    16 xmm (SSE) / 32 q    4 x 8 = 8 acc              4 x 4 = 8 acc
+           (NEON), via LLVM
+=========  =====================  =========================  ======================================
+
+Why 3 x 32 and not the textbook 6 x 16 on AVX2 (both 12 accumulators + 4 operand registers): LLVM
+schedules all 6 broadcasts of A ahead of their FMAs, which needs 20 ymm registers, and spills: the
+haswell build of a 6 x 16 k-step was 50 instructions with 9 stack accesses for 12 FMAs; 3 x 32 is
+23 instructions, no stack access (4 B loads, 3 broadcasts, 12 FMAs), and so is 3 x 16 for float64.
+The generic tiles are the largest with no spill on baseline x86-64 (SSE2, no FMA: a multiply and an
+add, and a register copy, per pair of elements).
+
+``gemm`` is a thin Python function that calls the driver of (ISA, dtype); ``gemm_for(isa, dtype)``
+gives any ISA's driver (the tests run every one the host can execute); ``tile()`` describes the
+choice ("avx512 8x32 float32 (+8x16 tail)"). ``tools/bench_gemm.py`` and ``darknet-py bench`` show it.
+
+Why the on-disk cache never hands one ISA's machine code to another CPU: numba keys each cached
+function on (its file's stamp, its qualified name and first line, its signature, the target CPU
+name + features). Every (ISA, dtype) variant is its OWN jitted function (``_gemm_avx2_f32``,
+``_block_avx2_f32``, ...; clones of one template with the tile constants bound in their globals,
+all in this file) that calls its ISA's micro-kernels by name. So (1) code compiled for one CPU is
+only ever loaded for the same CPU name + features; (2) a variant's tile is fixed by its name and this
+file, and editing this file invalidates all of them; (3) the ISA choice itself is made in Python at
+import, never read as a constant by compiled code, so no compiled function depends on a value from
+another module (numba's key would not see such a value). A variant compiled for a CPU that cannot
+run it well (the AVX-512 tile on AVX2) is still correct, only slow; a CPU that cannot execute the
+instructions gets its own compilation, because its name/features differ.
 
 How it is fast (GotoBLAS/BLIS structure; PERFORMANCE.md has the measurements and the traps):
 
-* Register tile: the micro-kernel ``_micro`` keeps an MR x NR = 8 x 32 block of C in 256 scalar
-  locals, which LLVM's SLP vectorizer turns into 16 zmm accumulators (2 per row of 32 float32). Each
-  step of k loads 2 vectors of B, broadcasts 8 values of A and issues 16 FMAs: enough independent
-  accumulators to cover the FMA latency on both FMA ports, and few enough loads per FMA.
-  Numba has no SIMD types and no noalias on array arguments, so an array accumulator would be
-  reloaded and stored every k step; scalars are the only way to hold the tile in registers. The
-  kernel's text is therefore generated (``_micro_kernel_source``; tests check that it is in sync).
-  A second, 8 x 16 kernel serves column tails of 16 or fewer (N = 169 = 5*32 + 9 wastes 12% of the
-  work with a 32-wide tail, 4% with a 16-wide one). Cold compile: ~12 s per dtype, most of it the
-  8 x 32 kernel; each kernel has a single call site, because every extra one costs LLVM seconds.
+* Register tile: the micro-kernel ``_micro_MRxNR`` keeps an MR x NR block of C in scalar locals,
+  which LLVM's SLP vectorizer turns into vector accumulators (AVX-512 float32: 8 x 32 = 16 zmm, 2 per
+  row). Each step of k loads NR/width vectors of B, broadcasts MR values of A and issues
+  MR * NR/width FMAs: enough independent accumulators to cover the FMA latency on both FMA ports,
+  and few enough loads per FMA. Numba has no SIMD types and no noalias on array arguments, so an
+  array accumulator would be reloaded and stored every k step; scalars are the only way to hold the
+  tile in registers. The kernels' text is therefore generated (``_micro_kernel_source``; tests check
+  that it is in sync). The 32-column float32 tiles have a second, 16-column kernel for column tails
+  of 16 or fewer (N = 169 = 5*32 + 9 wastes 12% of the work with a 32-wide tail, 4% with a 16-wide
+  one); the narrower tiles waste little and have one kernel. Each kernel has a single call site,
+  because every extra one costs LLVM seconds at the first compile.
 * Packing: the kernel reads A as rows along k (``aa[ia + r, ka + p]``) and B as rows along n
   (``bb[kb + p, jb + s]``), either in place or from a packed copy of the same shape:
   - op(A) is packed (times alpha) into a row-major MC x KC block for TN/TT and when alpha != 1.
@@ -31,14 +72,14 @@ How it is fast (GotoBLAS/BLIS structure; PERFORMANCE.md has the measurements and
     and with N = 169 a packed copy would be read only 6 times, so packing cost ~10%.
   - op(B) is packed into NR-column micro-panels stacked as rows (panel q = rows q*kc .. q*kc+kc-1 of
     a (panels*kc, NR) array), zero-padded past N: each kernel call then streams one contiguous
-    32 KiB panel instead of touching kc different pages of B. NN with k <= DIRECT_B_MAX_K reads B in
+    panel instead of touching kc different pages of B. NN with k <= DIRECT_B_MAX_K reads B in
     place (16x27x173056: B is streamed once from memory and a copy would only add traffic).
   One kernel therefore serves NN, NT, TN and TT; only the packing loops differ, and a transposed
   pack is a strided gather done once per block (the outer loop walks rows of the source).
 * Blocking (loops jc -> pc -> pack B -> ic -> pack A -> ir -> jr -> kernel): a KC x NC block of B
-  (256 x 1024 float32 = 1 MiB) stays in the 2 MiB L2 while each MR x KC sliver of A (8 KiB) is
-  reused from L1 across it. C tiles are read and written once per KC block, and beta is applied on
-  the first KC block's read (no separate pass over C).
+  stays in L2 while each MR x KC sliver of A is reused from L1 across it (AVX-512: 256 x 1024
+  float32 = 1 MiB of a 2 MiB L2; AVX2/generic: 384 KiB, for the 512 KiB L2 of AMD Zen 2/3). C tiles
+  are read and written once per KC block, and beta is applied on the first KC block's read.
 * Edges: tiles that stick out of C are copied into a zero-padded MR x NR scratch tile, run through
   the same kernel and copied back, so the kernel never needs bounds.
 * Threads: C is split into ``numba.get_num_threads()`` slabs (columns when N >= M, else rows) on
@@ -54,22 +95,32 @@ size of the product; there is no allocation inside the loops. This keeps the pub
 (no buffers to pass in) at the cost of three small allocations per task per call (~1 us; glibc
 reuses the same blocks call after call).
 
-float64 (finite-difference gradient checks) runs the same code: correct, not tuned (the 8 x 32 tile
-of doubles needs 32 zmm registers, so it spills). All kernels live in this one module because
-Numba's on-disk cache is keyed per file.
+All kernels live in this one module because Numba's on-disk cache is keyed per file.
 """
+import types
+from collections import namedtuple
+
 import numpy as np
 
-from ._jit import gemm_kernel, num_threads, parallel_gemm_kernel, prange
+from ._jit import gemm_kernel, num_threads, parallel_gemm_kernel, prange, target_isa
 
-MR = 8          # rows of the register tile (broadcast values of A)
-NR = 32         # columns of the register tile (2 zmm of float32)
-NR2 = 16        # columns of the narrow tail kernel
-KC = 256        # depth of a block: C tiles are read/written once per KC steps of k
-MC = 128        # rows of op(A) packed at once (multiple of MR)
-NC = 1024       # columns of op(B) packed at once (multiple of NR): KC x NC float32 = 1 MiB in L2
-DIRECT_B_MAX_K = 64  # NN with k up to this reads B in place (no packing): see _block
-_IDX = 0xFFFFFFFF   # index mask: proves to LLVM that an index is >= 0 (see module docstring)
+# A variant's blocking: register tile MR x NR (NR2: narrow tail kernel, == NR when there is none),
+# KC depth of a block, MC rows of op(A) packed at once (multiple of MR), NC columns of op(B) packed
+# at once (multiple of NR; KC x NC elements sit in L2).
+Tile = namedtuple("Tile", "mr nr nr2 kc mc nc")
+TILES = {
+    ("avx512", "f4"): Tile(8, 32, 16, 256, 128, 1024),
+    ("avx512", "f8"): Tile(8, 16, 16, 256, 128, 512),
+    ("avx2", "f4"): Tile(3, 32, 16, 256, 96, 384),
+    ("avx2", "f8"): Tile(3, 16, 16, 256, 96, 192),
+    ("generic", "f4"): Tile(4, 8, 8, 256, 128, 384),
+    ("generic", "f8"): Tile(4, 4, 4, 256, 128, 192),
+}
+ISAS = ("avx512", "avx2", "generic")
+ISA = target_isa()      # chosen once, from the CPU numba compiles for (module docstring)
+DIRECT_B_MAX_K = 64     # NN with k up to this reads B in place (no packing): see _block
+_IDX = 0xFFFFFFFF       # index mask: proves to LLVM that an index is >= 0 (see module docstring)
+MICRO_TILES = sorted({(t.mr, n) for t in TILES.values() for n in {t.nr, t.nr2}}, reverse=True)
 
 
 def _micro_kernel_source(mr, nr, name):
@@ -109,7 +160,7 @@ GENERATED_END = "# ---- end of generated code ----\n"
 
 
 @gemm_kernel
-def _micro(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(8, 32, '_micro')
+def _micro_8x32(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(8, 32, '_micro_8x32')
     kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
     c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs; c0_8 = c[i + 0, j + 8] * cs; c0_9 = c[i + 0, j + 9] * cs; c0_10 = c[i + 0, j + 10] * cs; c0_11 = c[i + 0, j + 11] * cs; c0_12 = c[i + 0, j + 12] * cs; c0_13 = c[i + 0, j + 13] * cs; c0_14 = c[i + 0, j + 14] * cs; c0_15 = c[i + 0, j + 15] * cs; c0_16 = c[i + 0, j + 16] * cs; c0_17 = c[i + 0, j + 17] * cs; c0_18 = c[i + 0, j + 18] * cs; c0_19 = c[i + 0, j + 19] * cs; c0_20 = c[i + 0, j + 20] * cs; c0_21 = c[i + 0, j + 21] * cs; c0_22 = c[i + 0, j + 22] * cs; c0_23 = c[i + 0, j + 23] * cs; c0_24 = c[i + 0, j + 24] * cs; c0_25 = c[i + 0, j + 25] * cs; c0_26 = c[i + 0, j + 26] * cs; c0_27 = c[i + 0, j + 27] * cs; c0_28 = c[i + 0, j + 28] * cs; c0_29 = c[i + 0, j + 29] * cs; c0_30 = c[i + 0, j + 30] * cs; c0_31 = c[i + 0, j + 31] * cs  # noqa: E501, E702
     c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs; c1_8 = c[i + 1, j + 8] * cs; c1_9 = c[i + 1, j + 9] * cs; c1_10 = c[i + 1, j + 10] * cs; c1_11 = c[i + 1, j + 11] * cs; c1_12 = c[i + 1, j + 12] * cs; c1_13 = c[i + 1, j + 13] * cs; c1_14 = c[i + 1, j + 14] * cs; c1_15 = c[i + 1, j + 15] * cs; c1_16 = c[i + 1, j + 16] * cs; c1_17 = c[i + 1, j + 17] * cs; c1_18 = c[i + 1, j + 18] * cs; c1_19 = c[i + 1, j + 19] * cs; c1_20 = c[i + 1, j + 20] * cs; c1_21 = c[i + 1, j + 21] * cs; c1_22 = c[i + 1, j + 22] * cs; c1_23 = c[i + 1, j + 23] * cs; c1_24 = c[i + 1, j + 24] * cs; c1_25 = c[i + 1, j + 25] * cs; c1_26 = c[i + 1, j + 26] * cs; c1_27 = c[i + 1, j + 27] * cs; c1_28 = c[i + 1, j + 28] * cs; c1_29 = c[i + 1, j + 29] * cs; c1_30 = c[i + 1, j + 30] * cs; c1_31 = c[i + 1, j + 31] * cs  # noqa: E501, E702
@@ -150,7 +201,7 @@ def _micro(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel
 
 
 @gemm_kernel
-def _micro_narrow(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(8, 16, '_micro_narrow')
+def _micro_8x16(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(8, 16, '_micro_8x16')
     kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
     c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs; c0_8 = c[i + 0, j + 8] * cs; c0_9 = c[i + 0, j + 9] * cs; c0_10 = c[i + 0, j + 10] * cs; c0_11 = c[i + 0, j + 11] * cs; c0_12 = c[i + 0, j + 12] * cs; c0_13 = c[i + 0, j + 13] * cs; c0_14 = c[i + 0, j + 14] * cs; c0_15 = c[i + 0, j + 15] * cs  # noqa: E501, E702
     c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs; c1_8 = c[i + 1, j + 8] * cs; c1_9 = c[i + 1, j + 9] * cs; c1_10 = c[i + 1, j + 10] * cs; c1_11 = c[i + 1, j + 11] * cs; c1_12 = c[i + 1, j + 12] * cs; c1_13 = c[i + 1, j + 13] * cs; c1_14 = c[i + 1, j + 14] * cs; c1_15 = c[i + 1, j + 15] * cs  # noqa: E501, E702
@@ -190,10 +241,104 @@ def _micro_narrow(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro
     c[i + 7, j + 0] = c7_0; c[i + 7, j + 1] = c7_1; c[i + 7, j + 2] = c7_2; c[i + 7, j + 3] = c7_3; c[i + 7, j + 4] = c7_4; c[i + 7, j + 5] = c7_5; c[i + 7, j + 6] = c7_6; c[i + 7, j + 7] = c7_7; c[i + 7, j + 8] = c7_8; c[i + 7, j + 9] = c7_9; c[i + 7, j + 10] = c7_10; c[i + 7, j + 11] = c7_11; c[i + 7, j + 12] = c7_12; c[i + 7, j + 13] = c7_13; c[i + 7, j + 14] = c7_14; c[i + 7, j + 15] = c7_15  # noqa: E501, E702
 
 
-# ---- end of generated code ----
+@gemm_kernel
+def _micro_4x8(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(4, 8, '_micro_4x8')
+    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
+    c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs  # noqa: E501, E702
+    c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs  # noqa: E501, E702
+    c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs  # noqa: E501, E702
+    c3_0 = c[i + 3, j + 0] * cs; c3_1 = c[i + 3, j + 1] * cs; c3_2 = c[i + 3, j + 2] * cs; c3_3 = c[i + 3, j + 3] * cs; c3_4 = c[i + 3, j + 4] * cs; c3_5 = c[i + 3, j + 5] * cs; c3_6 = c[i + 3, j + 6] * cs; c3_7 = c[i + 3, j + 7] * cs  # noqa: E501, E702
+    for p in range(kc):
+        kp = ka + p
+        bq = kb + p
+        b0 = bb[bq, jb + 0]; b1 = bb[bq, jb + 1]; b2 = bb[bq, jb + 2]; b3 = bb[bq, jb + 3]; b4 = bb[bq, jb + 4]; b5 = bb[bq, jb + 5]; b6 = bb[bq, jb + 6]; b7 = bb[bq, jb + 7]  # noqa: E501, E702
+        a = aa[ia + 0, kp]
+        c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7  # noqa: E501, E702
+        a = aa[ia + 1, kp]
+        c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3; c1_4 += a * b4; c1_5 += a * b5; c1_6 += a * b6; c1_7 += a * b7  # noqa: E501, E702
+        a = aa[ia + 2, kp]
+        c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3; c2_4 += a * b4; c2_5 += a * b5; c2_6 += a * b6; c2_7 += a * b7  # noqa: E501, E702
+        a = aa[ia + 3, kp]
+        c3_0 += a * b0; c3_1 += a * b1; c3_2 += a * b2; c3_3 += a * b3; c3_4 += a * b4; c3_5 += a * b5; c3_6 += a * b6; c3_7 += a * b7  # noqa: E501, E702
+    c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3; c[i + 0, j + 4] = c0_4; c[i + 0, j + 5] = c0_5; c[i + 0, j + 6] = c0_6; c[i + 0, j + 7] = c0_7  # noqa: E501, E702
+    c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3; c[i + 1, j + 4] = c1_4; c[i + 1, j + 5] = c1_5; c[i + 1, j + 6] = c1_6; c[i + 1, j + 7] = c1_7  # noqa: E501, E702
+    c[i + 2, j + 0] = c2_0; c[i + 2, j + 1] = c2_1; c[i + 2, j + 2] = c2_2; c[i + 2, j + 3] = c2_3; c[i + 2, j + 4] = c2_4; c[i + 2, j + 5] = c2_5; c[i + 2, j + 6] = c2_6; c[i + 2, j + 7] = c2_7  # noqa: E501, E702
+    c[i + 3, j + 0] = c3_0; c[i + 3, j + 1] = c3_1; c[i + 3, j + 2] = c3_2; c[i + 3, j + 3] = c3_3; c[i + 3, j + 4] = c3_4; c[i + 3, j + 5] = c3_5; c[i + 3, j + 6] = c3_6; c[i + 3, j + 7] = c3_7  # noqa: E501, E702
 
 
 @gemm_kernel
+def _micro_4x4(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(4, 4, '_micro_4x4')
+    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
+    c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs  # noqa: E501, E702
+    c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs  # noqa: E501, E702
+    c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs  # noqa: E501, E702
+    c3_0 = c[i + 3, j + 0] * cs; c3_1 = c[i + 3, j + 1] * cs; c3_2 = c[i + 3, j + 2] * cs; c3_3 = c[i + 3, j + 3] * cs  # noqa: E501, E702
+    for p in range(kc):
+        kp = ka + p
+        bq = kb + p
+        b0 = bb[bq, jb + 0]; b1 = bb[bq, jb + 1]; b2 = bb[bq, jb + 2]; b3 = bb[bq, jb + 3]  # noqa: E501, E702
+        a = aa[ia + 0, kp]
+        c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3  # noqa: E501, E702
+        a = aa[ia + 1, kp]
+        c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3  # noqa: E501, E702
+        a = aa[ia + 2, kp]
+        c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3  # noqa: E501, E702
+        a = aa[ia + 3, kp]
+        c3_0 += a * b0; c3_1 += a * b1; c3_2 += a * b2; c3_3 += a * b3  # noqa: E501, E702
+    c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3  # noqa: E501, E702
+    c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3  # noqa: E501, E702
+    c[i + 2, j + 0] = c2_0; c[i + 2, j + 1] = c2_1; c[i + 2, j + 2] = c2_2; c[i + 2, j + 3] = c2_3  # noqa: E501, E702
+    c[i + 3, j + 0] = c3_0; c[i + 3, j + 1] = c3_1; c[i + 3, j + 2] = c3_2; c[i + 3, j + 3] = c3_3  # noqa: E501, E702
+
+
+@gemm_kernel
+def _micro_3x32(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(3, 32, '_micro_3x32')
+    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
+    c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs; c0_8 = c[i + 0, j + 8] * cs; c0_9 = c[i + 0, j + 9] * cs; c0_10 = c[i + 0, j + 10] * cs; c0_11 = c[i + 0, j + 11] * cs; c0_12 = c[i + 0, j + 12] * cs; c0_13 = c[i + 0, j + 13] * cs; c0_14 = c[i + 0, j + 14] * cs; c0_15 = c[i + 0, j + 15] * cs; c0_16 = c[i + 0, j + 16] * cs; c0_17 = c[i + 0, j + 17] * cs; c0_18 = c[i + 0, j + 18] * cs; c0_19 = c[i + 0, j + 19] * cs; c0_20 = c[i + 0, j + 20] * cs; c0_21 = c[i + 0, j + 21] * cs; c0_22 = c[i + 0, j + 22] * cs; c0_23 = c[i + 0, j + 23] * cs; c0_24 = c[i + 0, j + 24] * cs; c0_25 = c[i + 0, j + 25] * cs; c0_26 = c[i + 0, j + 26] * cs; c0_27 = c[i + 0, j + 27] * cs; c0_28 = c[i + 0, j + 28] * cs; c0_29 = c[i + 0, j + 29] * cs; c0_30 = c[i + 0, j + 30] * cs; c0_31 = c[i + 0, j + 31] * cs  # noqa: E501, E702
+    c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs; c1_8 = c[i + 1, j + 8] * cs; c1_9 = c[i + 1, j + 9] * cs; c1_10 = c[i + 1, j + 10] * cs; c1_11 = c[i + 1, j + 11] * cs; c1_12 = c[i + 1, j + 12] * cs; c1_13 = c[i + 1, j + 13] * cs; c1_14 = c[i + 1, j + 14] * cs; c1_15 = c[i + 1, j + 15] * cs; c1_16 = c[i + 1, j + 16] * cs; c1_17 = c[i + 1, j + 17] * cs; c1_18 = c[i + 1, j + 18] * cs; c1_19 = c[i + 1, j + 19] * cs; c1_20 = c[i + 1, j + 20] * cs; c1_21 = c[i + 1, j + 21] * cs; c1_22 = c[i + 1, j + 22] * cs; c1_23 = c[i + 1, j + 23] * cs; c1_24 = c[i + 1, j + 24] * cs; c1_25 = c[i + 1, j + 25] * cs; c1_26 = c[i + 1, j + 26] * cs; c1_27 = c[i + 1, j + 27] * cs; c1_28 = c[i + 1, j + 28] * cs; c1_29 = c[i + 1, j + 29] * cs; c1_30 = c[i + 1, j + 30] * cs; c1_31 = c[i + 1, j + 31] * cs  # noqa: E501, E702
+    c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs; c2_8 = c[i + 2, j + 8] * cs; c2_9 = c[i + 2, j + 9] * cs; c2_10 = c[i + 2, j + 10] * cs; c2_11 = c[i + 2, j + 11] * cs; c2_12 = c[i + 2, j + 12] * cs; c2_13 = c[i + 2, j + 13] * cs; c2_14 = c[i + 2, j + 14] * cs; c2_15 = c[i + 2, j + 15] * cs; c2_16 = c[i + 2, j + 16] * cs; c2_17 = c[i + 2, j + 17] * cs; c2_18 = c[i + 2, j + 18] * cs; c2_19 = c[i + 2, j + 19] * cs; c2_20 = c[i + 2, j + 20] * cs; c2_21 = c[i + 2, j + 21] * cs; c2_22 = c[i + 2, j + 22] * cs; c2_23 = c[i + 2, j + 23] * cs; c2_24 = c[i + 2, j + 24] * cs; c2_25 = c[i + 2, j + 25] * cs; c2_26 = c[i + 2, j + 26] * cs; c2_27 = c[i + 2, j + 27] * cs; c2_28 = c[i + 2, j + 28] * cs; c2_29 = c[i + 2, j + 29] * cs; c2_30 = c[i + 2, j + 30] * cs; c2_31 = c[i + 2, j + 31] * cs  # noqa: E501, E702
+    for p in range(kc):
+        kp = ka + p
+        bq = kb + p
+        b0 = bb[bq, jb + 0]; b1 = bb[bq, jb + 1]; b2 = bb[bq, jb + 2]; b3 = bb[bq, jb + 3]; b4 = bb[bq, jb + 4]; b5 = bb[bq, jb + 5]; b6 = bb[bq, jb + 6]; b7 = bb[bq, jb + 7]; b8 = bb[bq, jb + 8]; b9 = bb[bq, jb + 9]; b10 = bb[bq, jb + 10]; b11 = bb[bq, jb + 11]; b12 = bb[bq, jb + 12]; b13 = bb[bq, jb + 13]; b14 = bb[bq, jb + 14]; b15 = bb[bq, jb + 15]; b16 = bb[bq, jb + 16]; b17 = bb[bq, jb + 17]; b18 = bb[bq, jb + 18]; b19 = bb[bq, jb + 19]; b20 = bb[bq, jb + 20]; b21 = bb[bq, jb + 21]; b22 = bb[bq, jb + 22]; b23 = bb[bq, jb + 23]; b24 = bb[bq, jb + 24]; b25 = bb[bq, jb + 25]; b26 = bb[bq, jb + 26]; b27 = bb[bq, jb + 27]; b28 = bb[bq, jb + 28]; b29 = bb[bq, jb + 29]; b30 = bb[bq, jb + 30]; b31 = bb[bq, jb + 31]  # noqa: E501, E702
+        a = aa[ia + 0, kp]
+        c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7; c0_8 += a * b8; c0_9 += a * b9; c0_10 += a * b10; c0_11 += a * b11; c0_12 += a * b12; c0_13 += a * b13; c0_14 += a * b14; c0_15 += a * b15; c0_16 += a * b16; c0_17 += a * b17; c0_18 += a * b18; c0_19 += a * b19; c0_20 += a * b20; c0_21 += a * b21; c0_22 += a * b22; c0_23 += a * b23; c0_24 += a * b24; c0_25 += a * b25; c0_26 += a * b26; c0_27 += a * b27; c0_28 += a * b28; c0_29 += a * b29; c0_30 += a * b30; c0_31 += a * b31  # noqa: E501, E702
+        a = aa[ia + 1, kp]
+        c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3; c1_4 += a * b4; c1_5 += a * b5; c1_6 += a * b6; c1_7 += a * b7; c1_8 += a * b8; c1_9 += a * b9; c1_10 += a * b10; c1_11 += a * b11; c1_12 += a * b12; c1_13 += a * b13; c1_14 += a * b14; c1_15 += a * b15; c1_16 += a * b16; c1_17 += a * b17; c1_18 += a * b18; c1_19 += a * b19; c1_20 += a * b20; c1_21 += a * b21; c1_22 += a * b22; c1_23 += a * b23; c1_24 += a * b24; c1_25 += a * b25; c1_26 += a * b26; c1_27 += a * b27; c1_28 += a * b28; c1_29 += a * b29; c1_30 += a * b30; c1_31 += a * b31  # noqa: E501, E702
+        a = aa[ia + 2, kp]
+        c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3; c2_4 += a * b4; c2_5 += a * b5; c2_6 += a * b6; c2_7 += a * b7; c2_8 += a * b8; c2_9 += a * b9; c2_10 += a * b10; c2_11 += a * b11; c2_12 += a * b12; c2_13 += a * b13; c2_14 += a * b14; c2_15 += a * b15; c2_16 += a * b16; c2_17 += a * b17; c2_18 += a * b18; c2_19 += a * b19; c2_20 += a * b20; c2_21 += a * b21; c2_22 += a * b22; c2_23 += a * b23; c2_24 += a * b24; c2_25 += a * b25; c2_26 += a * b26; c2_27 += a * b27; c2_28 += a * b28; c2_29 += a * b29; c2_30 += a * b30; c2_31 += a * b31  # noqa: E501, E702
+    c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3; c[i + 0, j + 4] = c0_4; c[i + 0, j + 5] = c0_5; c[i + 0, j + 6] = c0_6; c[i + 0, j + 7] = c0_7; c[i + 0, j + 8] = c0_8; c[i + 0, j + 9] = c0_9; c[i + 0, j + 10] = c0_10; c[i + 0, j + 11] = c0_11; c[i + 0, j + 12] = c0_12; c[i + 0, j + 13] = c0_13; c[i + 0, j + 14] = c0_14; c[i + 0, j + 15] = c0_15; c[i + 0, j + 16] = c0_16; c[i + 0, j + 17] = c0_17; c[i + 0, j + 18] = c0_18; c[i + 0, j + 19] = c0_19; c[i + 0, j + 20] = c0_20; c[i + 0, j + 21] = c0_21; c[i + 0, j + 22] = c0_22; c[i + 0, j + 23] = c0_23; c[i + 0, j + 24] = c0_24; c[i + 0, j + 25] = c0_25; c[i + 0, j + 26] = c0_26; c[i + 0, j + 27] = c0_27; c[i + 0, j + 28] = c0_28; c[i + 0, j + 29] = c0_29; c[i + 0, j + 30] = c0_30; c[i + 0, j + 31] = c0_31  # noqa: E501, E702
+    c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3; c[i + 1, j + 4] = c1_4; c[i + 1, j + 5] = c1_5; c[i + 1, j + 6] = c1_6; c[i + 1, j + 7] = c1_7; c[i + 1, j + 8] = c1_8; c[i + 1, j + 9] = c1_9; c[i + 1, j + 10] = c1_10; c[i + 1, j + 11] = c1_11; c[i + 1, j + 12] = c1_12; c[i + 1, j + 13] = c1_13; c[i + 1, j + 14] = c1_14; c[i + 1, j + 15] = c1_15; c[i + 1, j + 16] = c1_16; c[i + 1, j + 17] = c1_17; c[i + 1, j + 18] = c1_18; c[i + 1, j + 19] = c1_19; c[i + 1, j + 20] = c1_20; c[i + 1, j + 21] = c1_21; c[i + 1, j + 22] = c1_22; c[i + 1, j + 23] = c1_23; c[i + 1, j + 24] = c1_24; c[i + 1, j + 25] = c1_25; c[i + 1, j + 26] = c1_26; c[i + 1, j + 27] = c1_27; c[i + 1, j + 28] = c1_28; c[i + 1, j + 29] = c1_29; c[i + 1, j + 30] = c1_30; c[i + 1, j + 31] = c1_31  # noqa: E501, E702
+    c[i + 2, j + 0] = c2_0; c[i + 2, j + 1] = c2_1; c[i + 2, j + 2] = c2_2; c[i + 2, j + 3] = c2_3; c[i + 2, j + 4] = c2_4; c[i + 2, j + 5] = c2_5; c[i + 2, j + 6] = c2_6; c[i + 2, j + 7] = c2_7; c[i + 2, j + 8] = c2_8; c[i + 2, j + 9] = c2_9; c[i + 2, j + 10] = c2_10; c[i + 2, j + 11] = c2_11; c[i + 2, j + 12] = c2_12; c[i + 2, j + 13] = c2_13; c[i + 2, j + 14] = c2_14; c[i + 2, j + 15] = c2_15; c[i + 2, j + 16] = c2_16; c[i + 2, j + 17] = c2_17; c[i + 2, j + 18] = c2_18; c[i + 2, j + 19] = c2_19; c[i + 2, j + 20] = c2_20; c[i + 2, j + 21] = c2_21; c[i + 2, j + 22] = c2_22; c[i + 2, j + 23] = c2_23; c[i + 2, j + 24] = c2_24; c[i + 2, j + 25] = c2_25; c[i + 2, j + 26] = c2_26; c[i + 2, j + 27] = c2_27; c[i + 2, j + 28] = c2_28; c[i + 2, j + 29] = c2_29; c[i + 2, j + 30] = c2_30; c[i + 2, j + 31] = c2_31  # noqa: E501, E702
+
+
+@gemm_kernel
+def _micro_3x16(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(3, 16, '_micro_3x16')
+    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
+    c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs; c0_8 = c[i + 0, j + 8] * cs; c0_9 = c[i + 0, j + 9] * cs; c0_10 = c[i + 0, j + 10] * cs; c0_11 = c[i + 0, j + 11] * cs; c0_12 = c[i + 0, j + 12] * cs; c0_13 = c[i + 0, j + 13] * cs; c0_14 = c[i + 0, j + 14] * cs; c0_15 = c[i + 0, j + 15] * cs  # noqa: E501, E702
+    c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs; c1_8 = c[i + 1, j + 8] * cs; c1_9 = c[i + 1, j + 9] * cs; c1_10 = c[i + 1, j + 10] * cs; c1_11 = c[i + 1, j + 11] * cs; c1_12 = c[i + 1, j + 12] * cs; c1_13 = c[i + 1, j + 13] * cs; c1_14 = c[i + 1, j + 14] * cs; c1_15 = c[i + 1, j + 15] * cs  # noqa: E501, E702
+    c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs; c2_8 = c[i + 2, j + 8] * cs; c2_9 = c[i + 2, j + 9] * cs; c2_10 = c[i + 2, j + 10] * cs; c2_11 = c[i + 2, j + 11] * cs; c2_12 = c[i + 2, j + 12] * cs; c2_13 = c[i + 2, j + 13] * cs; c2_14 = c[i + 2, j + 14] * cs; c2_15 = c[i + 2, j + 15] * cs  # noqa: E501, E702
+    for p in range(kc):
+        kp = ka + p
+        bq = kb + p
+        b0 = bb[bq, jb + 0]; b1 = bb[bq, jb + 1]; b2 = bb[bq, jb + 2]; b3 = bb[bq, jb + 3]; b4 = bb[bq, jb + 4]; b5 = bb[bq, jb + 5]; b6 = bb[bq, jb + 6]; b7 = bb[bq, jb + 7]; b8 = bb[bq, jb + 8]; b9 = bb[bq, jb + 9]; b10 = bb[bq, jb + 10]; b11 = bb[bq, jb + 11]; b12 = bb[bq, jb + 12]; b13 = bb[bq, jb + 13]; b14 = bb[bq, jb + 14]; b15 = bb[bq, jb + 15]  # noqa: E501, E702
+        a = aa[ia + 0, kp]
+        c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7; c0_8 += a * b8; c0_9 += a * b9; c0_10 += a * b10; c0_11 += a * b11; c0_12 += a * b12; c0_13 += a * b13; c0_14 += a * b14; c0_15 += a * b15  # noqa: E501, E702
+        a = aa[ia + 1, kp]
+        c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3; c1_4 += a * b4; c1_5 += a * b5; c1_6 += a * b6; c1_7 += a * b7; c1_8 += a * b8; c1_9 += a * b9; c1_10 += a * b10; c1_11 += a * b11; c1_12 += a * b12; c1_13 += a * b13; c1_14 += a * b14; c1_15 += a * b15  # noqa: E501, E702
+        a = aa[ia + 2, kp]
+        c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3; c2_4 += a * b4; c2_5 += a * b5; c2_6 += a * b6; c2_7 += a * b7; c2_8 += a * b8; c2_9 += a * b9; c2_10 += a * b10; c2_11 += a * b11; c2_12 += a * b12; c2_13 += a * b13; c2_14 += a * b14; c2_15 += a * b15  # noqa: E501, E702
+    c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3; c[i + 0, j + 4] = c0_4; c[i + 0, j + 5] = c0_5; c[i + 0, j + 6] = c0_6; c[i + 0, j + 7] = c0_7; c[i + 0, j + 8] = c0_8; c[i + 0, j + 9] = c0_9; c[i + 0, j + 10] = c0_10; c[i + 0, j + 11] = c0_11; c[i + 0, j + 12] = c0_12; c[i + 0, j + 13] = c0_13; c[i + 0, j + 14] = c0_14; c[i + 0, j + 15] = c0_15  # noqa: E501, E702
+    c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3; c[i + 1, j + 4] = c1_4; c[i + 1, j + 5] = c1_5; c[i + 1, j + 6] = c1_6; c[i + 1, j + 7] = c1_7; c[i + 1, j + 8] = c1_8; c[i + 1, j + 9] = c1_9; c[i + 1, j + 10] = c1_10; c[i + 1, j + 11] = c1_11; c[i + 1, j + 12] = c1_12; c[i + 1, j + 13] = c1_13; c[i + 1, j + 14] = c1_14; c[i + 1, j + 15] = c1_15  # noqa: E501, E702
+    c[i + 2, j + 0] = c2_0; c[i + 2, j + 1] = c2_1; c[i + 2, j + 2] = c2_2; c[i + 2, j + 3] = c2_3; c[i + 2, j + 4] = c2_4; c[i + 2, j + 5] = c2_5; c[i + 2, j + 6] = c2_6; c[i + 2, j + 7] = c2_7; c[i + 2, j + 8] = c2_8; c[i + 2, j + 9] = c2_9; c[i + 2, j + 10] = c2_10; c[i + 2, j + 11] = c2_11; c[i + 2, j + 12] = c2_12; c[i + 2, j + 13] = c2_13; c[i + 2, j + 14] = c2_14; c[i + 2, j + 15] = c2_15  # noqa: E501, E702
+
+
+# ---- end of generated code ----
+
+
+# ---- templates: cloned once per (ISA, dtype) with MR, NR, NR2, KC, MC, NC, NARROW, _micro,
+# _micro_narrow bound in the clone's globals (_variant); never called themselves.
+
 def _pack_a(trans_a, alpha, a, i0, mc, p0, kc, ap):
     """ap[r, p] = alpha * op(A)[i0 + r, p0 + p] for r < mc; rows mc.. up to a multiple of MR are zero.
 
@@ -222,7 +367,6 @@ def _pack_a(trans_a, alpha, a, i0, mc, p0, kc, ap):
             ap[r, p] = zero
 
 
-@gemm_kernel
 def _pack_b(trans_b, b, p0, kc, j0, nc, bp):
     """bp[q*kc + p, s] = op(B)[p0 + p, j0 + q*NR + s] for nc columns; columns past nc are zero.
 
@@ -265,7 +409,6 @@ def _pack_b(trans_b, b, p0, kc, j0, nc, bp):
                         bp[q * kc + p, s] = zero
 
 
-@gemm_kernel
 def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, tile):
     """C[m0:m1, n0:n1] on one thread: jc -> pc -> pack B -> ic -> pack A -> ir -> jr -> register tile."""
     one = c.dtype.type(1)
@@ -315,24 +458,23 @@ def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, ti
                         else:
                             bb, kb, jb = bp, jr // NR * kc, k0
                         # One call site per kernel: each extra call site of a 600-instruction
-                        # kernel costs seconds of LLVM time at the first compile.
-                        if width == NR:
-                            _micro(kc, aa, ia, ka, bb, kb, jb, cc, ii, jj, cs)
+                        # kernel costs seconds of LLVM time at the first compile. NARROW is a
+                        # constant of the clone, so numba prunes the branch it does not take.
+                        if NARROW:
+                            if width == NR:
+                                _micro(kc, aa, ia, ka, bb, kb, jb, cc, ii, jj, cs)
+                            else:
+                                _micro_narrow(kc, aa, ia, ka, bb, kb, jb, cc, ii, jj, cs)
                         else:
-                            _micro_narrow(kc, aa, ia, ka, bb, kb, jb, cc, ii, jj, cs)
+                            _micro(kc, aa, ia, ka, bb, kb, jb, cc, ii, jj, cs)
                         if not inside:
                             for r in range(mr):
                                 for s in range(nr):
                                     c[i + r, j + s] = tile[r, s]
 
 
-@parallel_gemm_kernel
-def gemm(trans_a, trans_b, alpha, a, b, beta, c):
-    """C = alpha * op(A) @ op(B) + beta * C with Darknet's semantics (see the module docstring).
-
-    a: (M, K), or (K, M) if trans_a; b: (K, N), or (N, K) if trans_b; c: (M, N), C-contiguous.
-    Shapes are not checked (kernels never validate): callers pass consistent views.
-    """
+def _gemm(trans_a, trans_b, alpha, a, b, beta, c):
+    """C = alpha * op(A) @ op(B) + beta * C for one (ISA, dtype) tile: see ``gemm``."""
     m, n = c.shape
     k = a.shape[0] if trans_a else a.shape[1]
     if m == 0 or n == 0:
@@ -360,3 +502,57 @@ def gemm(trans_a, trans_b, alpha, a, b, beta, c):
         bp = np.empty(((min(NC, n1 - n0) + NR - 1) // NR * kb, NR), dtype=c.dtype)
         tile = np.zeros((MR, NR), dtype=c.dtype)
         _block(trans_a, trans_b, alpha_, a, b, beta_, c, m0, m1, n0, n1, k, ap, bp, tile)
+
+
+def _clone(template, name, namespace, decorator):
+    """``template`` compiled under its own name with ``namespace`` as its globals (module docstring:
+    a distinct name gives it its own cache entry)."""
+    f = types.FunctionType(template.__code__, namespace, name, template.__defaults__)
+    f.__qualname__ = name
+    f.__doc__ = template.__doc__
+    return decorator(f)
+
+
+def _variant(isa, dtype):
+    """The jitted driver of one (ISA, dtype): clones of the templates with the tile bound."""
+    t = TILES[isa, dtype]
+    suffix = "_%s_%s" % (isa, {"f4": "f32", "f8": "f64"}[dtype])
+    ns = dict(globals())
+    ns.update(MR=t.mr, NR=t.nr, NR2=t.nr2, KC=t.kc, MC=t.mc, NC=t.nc, NARROW=t.nr2 != t.nr,
+              _micro=globals()["_micro_%dx%d" % (t.mr, t.nr)],
+              _micro_narrow=globals()["_micro_%dx%d" % (t.mr, t.nr2)])
+    for template in (_pack_a, _pack_b, _block):
+        ns[template.__name__] = _clone(template, template.__name__ + suffix, ns, gemm_kernel)
+    return _clone(_gemm, "_gemm" + suffix, ns, parallel_gemm_kernel)
+
+
+_DRIVERS = {(isa, dtype): _variant(isa, dtype) for isa, dtype in TILES}
+
+
+def _dtype_key(dtype):
+    return "f8" if np.dtype(dtype) == np.float64 else "f4"    # other dtypes: the float32 tile
+
+
+def gemm_for(isa, dtype=np.float32):
+    """The jitted gemm driver of ``isa`` ("avx512", "avx2", "generic") for ``dtype``; any of them
+    runs on any CPU that numba's target can execute (tests call each directly), only the one
+    matching the CPU is fast."""
+    return _DRIVERS[isa, _dtype_key(dtype)]
+
+
+def tile(dtype=np.float32, isa=None):
+    """The chosen register tile in words, e.g. "avx512 8x32 float32 (+8x16 tail)"."""
+    isa = isa or ISA
+    t = TILES[isa, _dtype_key(dtype)]
+    tail = " (+%dx%d tail)" % (t.mr, t.nr2) if t.nr2 != t.nr else ""
+    return "%s %dx%d %s%s" % (isa, t.mr, t.nr, np.dtype(dtype).name, tail)
+
+
+def gemm(trans_a, trans_b, alpha, a, b, beta, c):
+    """C = alpha * op(A) @ op(B) + beta * C with Darknet's semantics (see the module docstring).
+
+    a: (M, K), or (K, M) if trans_a; b: (K, N), or (N, K) if trans_b; c: (M, N), C-contiguous.
+    Shapes are not checked (kernels never validate): callers pass consistent views. Calls the
+    driver of this CPU's ISA for c's dtype (a dictionary lookup: ~0.1 us).
+    """
+    _DRIVERS[ISA, "f8" if c.dtype.itemsize == 8 else "f4"](trans_a, trans_b, alpha, a, b, beta, c)
