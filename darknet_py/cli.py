@@ -58,6 +58,14 @@ def build_parser():
     p.add_argument("--output", metavar="GRADS.npz", help="save input_grad and every parameter gradient")
     p.set_defaults(run=run_backward)
 
+    p = verbs.add_parser("export", help="write the network's inference forward as an ONNX model")
+    p.add_argument("cfg", metavar="CFG", help="Darknet .cfg file")
+    p.add_argument("weights", metavar="WEIGHTS", help="Darknet .weights file")
+    p.add_argument("out", metavar="OUT.onnx", help="the ONNX file to write (atomically)")
+    p.add_argument("--compat", nargs="?", const="pjreddie", choices=("pjreddie", "alexeyab"), default=None,
+                   help="export the forward of a Darknet flavour (batch-norm epsilon, l2norm without epsilon)")
+    p.set_defaults(run=run_export)
+
     p = verbs.add_parser("layers", help="list every registered layer type with its options and defaults")
     p.add_argument("--format", choices=("table", "yaml", "json"), default="table")
     p.set_defaults(run=run_layers)
@@ -182,3 +190,12 @@ def run_layers(args):
             for o in d["options"]:
                 print(f"    {o['name']:<18} = {o['default']!s:<10} {o['help']}", file=out)
         print(out.getvalue(), end="")
+
+
+def run_export(args):
+    from .network import load_network
+    from .onnx_export import export_onnx
+    net = load_network(args.cfg, args.weights, batch=1, compat=args.compat)
+    outputs = export_onnx(net, args.out)
+    print(f"wrote {args.out}: input 'input' (batch, {', '.join(map(str, net.input_shape))}), "
+          f"outputs {', '.join(outputs)}")
