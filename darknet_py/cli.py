@@ -110,6 +110,12 @@ def build_parser():
     _add_image_args(p)
     p.add_argument("--top", type=int, default=5, help="how many classes to report (default 5)")
     p.set_defaults(run=run_classify)
+    p = verbs.add_parser("export", help="write the network's inference forward as an ONNX model")
+    p.add_argument("cfg", metavar="CFG", help="Darknet .cfg file")
+    p.add_argument("weights", metavar="WEIGHTS", help="Darknet .weights file")
+    p.add_argument("out", metavar="OUT.onnx", help="the ONNX file to write (atomically)")
+    _add_compat_arg(p)
+    p.set_defaults(run=run_export)
 
     p = verbs.add_parser("layers", help="list every registered layer type with its options and defaults")
     p.add_argument("--format", choices=("table", "yaml", "json"), default="table")
@@ -362,3 +368,10 @@ def run_classify(args):
 def run_bench(args):
     from .bench import run_bench
     run_bench(rounds=max(1, args.rounds), gemm_table=not args.no_gemm)
+def run_export(args):
+    from .network import load_network
+    from .onnx_export import export_onnx
+    net = load_network(args.cfg, args.weights, batch=1, compat=args.compat)
+    outputs = export_onnx(net, args.out)
+    print(f"wrote {args.out}: input 'input' (batch, {', '.join(map(str, net.input_shape))}), "
+          f"outputs {', '.join(outputs)}")
