@@ -275,11 +275,15 @@ def run_layers(args):
 
 
 def run_train(args):
+    from .distributed import run_guarded, world
     from .train import train
-    _announce_compilation()
+    ranks = world()                             # mpiexec -n R: every rank runs this; rank 0 reports
+    if ranks.rank == 0:
+        _announce_compilation()
     try:
-        result = train(args.data, args.cfg, args.weights, max_batches=args.max_batches, seed=args.seed,
-                       augment=not args.no_augment, compat=args.compat, log=_note)
+        result = run_guarded(ranks, lambda: train(args.data, args.cfg, args.weights, max_batches=args.max_batches,
+                                                  seed=args.seed, augment=not args.no_augment, compat=args.compat,
+                                                  log=_note))
     except KeyboardInterrupt:                   # before the loop, or a second Ctrl-C: nothing saved
         _note("darknet-py: interrupted (nothing saved)")
         return 130
@@ -341,14 +345,52 @@ def _report_error(path, error):
 
 def run_detect(args):
     from .detect import Detector, detect_files, text_lines
+    from .distributed import world
     detector, paths = _image_run(args, lambda net, names: Detector(net, args.thresh, args.nms, args.hier_thresh,
                                                                     names))
 
+    def lines_of(result, seconds):
+        return [json.dumps(result.as_dict())] if args.json else text_lines(result, seconds)
+    ranks = world()
+    if ranks.size > 1:
+        return _detect_over_ranks(ranks, detector, paths, lines_of, args.out)
+
     def show(result, seconds):
-        lines = [json.dumps(result.as_dict())] if args.json else text_lines(result, seconds)
-        print("\n".join(lines), flush=True)
+        print("\n".join(lines_of(result, seconds)), flush=True)
     failed = _until_stdout_closes(lambda: detect_files(detector, paths, show, _report_error, out_dir=args.out))
     return 1 if failed else 0
+
+
+def _detect_over_ranks(ranks, detector, paths, lines_of, out_dir):
+    """mpiexec -n R darknet-py detect: rank r takes images r, r+R, r+2R, ...; rank 0 prints every
+    image's lines (or its error) in input order once all are done; the exit status counts every rank."""
+    from .detect import detect_files, drawing_names
+    mine = list(range(ranks.rank, len(paths), ranks.size))
+    pending = {}                        # path -> its global indexes not reported yet, in order
+    for i in mine:
+        pending.setdefault(paths[i], []).append(i)
+    done = {}                           # global index -> (stdout lines, error line or None)
+
+    def show(result, seconds):
+        done[pending[result.image].pop(0)] = (lines_of(result, seconds), None)
+
+    def error(path, e):
+        done[pending[path].pop(0)] = ([], f"darknet-py: error: {e}")
+    failed = detect_files(detector, [paths[i] for i in mine], show, error, out_dir=out_dir,
+                          names=drawing_names(paths))
+    parts = ranks.gather(done)
+    if ranks.rank == 0:
+        merged = {i: v for part in parts for i, v in part.items()}
+
+        def report():
+            for i in range(len(paths)):
+                lines, err = merged[i]
+                if err:
+                    print(err, file=sys.stderr, flush=True)
+                else:
+                    print("\n".join(lines), flush=True)
+        _until_stdout_closes(report)
+    return 1 if sum(ranks.allgather(failed)) else 0
 
 
 def run_classify(args):

@@ -185,13 +185,14 @@ def process_files(paths, batch, infer, on_result, on_error):
     return failed
 
 
-def detect_files(detector, paths, on_result, on_error, out_dir=None):
+def detect_files(detector, paths, on_result, on_error, out_dir=None, names=None):
     """Detect objects in every file, ``net.batch`` images per forward: ``on_result(ImageResult,
-    seconds)`` per image, and ``out_dir/<stem>.png`` with the boxes drawn (written atomically).
-    Returns the number of files that failed (``on_error(path, error)`` was told each)."""
+    seconds)`` per image, and ``out_dir/<stem>.png`` with the boxes drawn (written atomically;
+    ``names``: path -> drawing file name, default ``drawing_names(paths)``). Returns the number of
+    files that failed (``on_error(path, error)`` was told each)."""
     if out_dir is not None:
         os.makedirs(out_dir, exist_ok=True)
-    names = drawing_names(paths)
+    names = names or drawing_names(paths)
 
     def report(path, im, records, seconds):
         if out_dir is not None:

@@ -113,33 +113,60 @@ def world():
 
 
 class GradientReducer:
-    """Sums every parameter gradient over the ranks, in one allreduce per call.
+    """Sums every parameter gradient, the cost and a stop flag over the ranks, in one allreduce.
 
     The gradients live in each layer's ``*_updates`` arrays; they are packed into one contiguous
     buffer (allocated once), reduced in place and unpacked. Packing costs a copy of the gradients,
-    microseconds next to a backward pass, and turns N layer messages into one."""
+    microseconds next to a backward pass, and turns N layer messages into one. The same message
+    carries the cost (for the loss every rank reports) and whether any rank was asked to stop
+    (Ctrl-C), so all ranks stop after the same iteration and none waits alone in the next allreduce."""
 
     def __init__(self, net, world):
         self.world = world
         self.grads = [g for layer in net.layers for _, _, g in layer.parameters()]
-        self.buffer = np.zeros(sum(g.size for g in self.grads), net.dtype)   # (all gradients,) packed
+        size = sum(g.size for g in self.grads)
+        dtype = np.float64 if net.dtype == np.float64 else np.float32
+        self.buffer = np.zeros(size + 2, dtype)     # (all gradients, cost, stop flag): packed
+        # Darknet's *_updates double as momentum buffers: after an update they hold momentum * the
+        # last step, identical on every rank. Only what the backward added since is summed: ranks
+        # other than 0 send (updates - momentum), so the sum holds the momentum once.
+        self.momentum = np.zeros(size, dtype) if world.rank else None   # (all gradients,) packed
+        self.stop_here = False      # set by the training loop when this rank was interrupted
+        self.stop_any = False       # after allreduce: some rank was interrupted
 
     @property
     def nbytes(self):
         return self.buffer.nbytes
 
-    def allreduce(self):
-        if self.world.size == 1:
-            return
+    def keep_momentum(self):
+        """Remember the momentum part of the ``*_updates`` buffers (call before each iteration's backward)."""
+        if self.momentum is not None:
+            self._pack(self.momentum)
+
+    def _pack(self, target):
         offset = 0
         for g in self.grads:
-            self.buffer[offset:offset + g.size] = g
+            target[offset:offset + g.size] = g
             offset += g.size
+
+    def allreduce(self, extra=0.0):
+        """Replace every gradient by its sum over the ranks (the momentum counted once); return the sum
+        of ``extra`` over the ranks."""
+        if self.world.size == 1:
+            self.stop_any = self.stop_here
+            return extra
+        self._pack(self.buffer)
+        offset = self.buffer.size - 2
+        if self.momentum is not None:
+            self.buffer[:offset] -= self.momentum
+        self.buffer[offset:] = extra, float(self.stop_here)
         self.world.allreduce_sum(self.buffer)
         offset = 0
         for g in self.grads:
             g[:] = self.buffer[offset:offset + g.size]
             offset += g.size
+        self.stop_any = bool(self.buffer[offset + 1] > 0)
+        return self.buffer[offset]
 
 
 class CollectiveError(DarknetError):

@@ -57,6 +57,10 @@ class Network:
         self.layers = []
         self.train = False
         self.seen = 0                     # images seen, written to the .weights header
+        # data-parallel copies of this network (mpiexec -n R darknet-py train, distributed.py): each
+        # trains on its own batch, the gradients are summed before the update, so one iteration sees
+        # batch * subdivisions * replicas images and the update divides by that many
+        self.replicas = 1
         self.t = 0                        # update steps (Darknet's *net->t, used by adam)
         self.rng = np.random.default_rng(0)   # dropout / random policy: seeded, reproducible
         # set by build_network once the layers exist:
@@ -146,7 +150,7 @@ class Network:
         self.truth = self._set_truth(truth)
         self.train = bool(train)
         if self.train:
-            self.seen += self.batch
+            self.seen += self.batch * self.replicas
         clear = self.train or self.truth is not None
         self.input = self.input_buffer
         for i, layer in enumerate(self.layers):
@@ -254,8 +258,13 @@ class Network:
         return self.input_grad.reshape((self.batch,) + tuple(self.input_shape))
 
     # ---------------------------------------------------------------- update
+    @property
+    def global_batch(self):
+        """Images per iteration over every data-parallel replica: batch * subdivisions * replicas."""
+        return self.batch * self.subdivisions * self.replicas
+
     def current_batch(self):
-        return self.seen // (self.batch * self.subdivisions)
+        return self.seen // self.global_batch
 
     def current_rate(self):
         return current_rate(self.config, self.current_batch(), self.rng, self.flavour)
@@ -265,7 +274,7 @@ class Network:
         self._require_buffers("update")
         c = self.config
         self.t += 1
-        args = UpdateArgs(batch=self.batch * self.subdivisions, learning_rate=self.current_rate(),
+        args = UpdateArgs(batch=self.global_batch, learning_rate=self.current_rate(),
                           momentum=c.momentum, decay=c.decay, adam=c.adam, B1=c.B1, B2=c.B2,
                           eps=c.eps, t=self.t)
         for layer in self.layers:
@@ -292,11 +301,11 @@ class Network:
         return f"<Network {self.path}: {len(self.layers)} layers, batch {self.batch}, input {self.input_shape}>"
 
     # ---------------------------------------------------------------- training (darknet_py/train.py)
-    def train_batch(self, x, truth):
+    def train_batch(self, x, truth, reducer=None):
         """Darknet's train_network: forward/backward per sub-batch of ``batch`` rows, the update when
         Darknet updates, returns Darknet's loss (mean cost per image). x: (batch*subdivisions, c, h, w)."""
         from .train import train_batch
-        return train_batch(self, x, truth)
+        return train_batch(self, x, truth, reducer)
 
     # ---------------------------------------------------------------- images (darknet_py/detect.py, classify.py)
     def detect(self, image, thresh=0.5, nms=0.45, hier_thresh=0.5, names=None):

@@ -21,31 +21,39 @@ from .errors import DarknetError
 from .fileio import atomic_write
 
 
-def train_batch(net, x, truth):
+def train_batch(net, x, truth, reducer=None):
     """One Darknet training iteration on ``x`` (k*batch, c, h, w) and ``truth`` (k*batch, truths).
 
     Returns Darknet's loss: the sum of the sub-batches' network costs divided by the number of
-    images (summed in float32 as the C code does)."""
+    images (summed in float32 as the C code does). ``reducer`` (distributed.GradientReducer, data
+    parallel training): before each update the gradients and the cost sum of every replica are added
+    up in one message, so the update and the loss are those of the whole global batch."""
     x, truth = _check_rows(net, x, truth)
     b = net.batch
     passes = x.shape[0] // b
     total = np.float32(0)
+    if reducer is not None:
+        reducer.keep_momentum()
     for i in range(passes):
         rows = slice(i * b, (i + 1) * b)
-        total = np.float32(total + np.float32(_train_datum(net, x[rows], truth[rows])))
-    return float(np.float32(total / np.float32(passes * b)))
+        total = np.float32(total + np.float32(_forward_backward(net, x[rows], truth[rows])))
+        if (net.seen // (b * net.replicas)) % net.subdivisions == 0:     # Darknet: update every subdivisions
+            if reducer is not None:
+                total = np.float32(reducer.allreduce(extra=total))
+            net.update()
+            if reducer is not None:
+                reducer.keep_momentum()
+    return float(np.float32(total / np.float32(passes * b * net.replicas)))
 
 
-def _train_datum(net, x, truth):
-    """Darknet's train_network_datum: forward (counts seen), backward, update every subdivisions."""
+def _forward_backward(net, x, truth):
+    """Darknet's train_network_datum up to its update: forward (counts seen), backward; the cost."""
     net.forward(x, train=True, truth=truth)
     cost = net.cost
     if cost is None:
         raise DarknetError(f"{net.path}: no layer computes a cost ([softmax], [cost], [yolo], ...): "
                            f"nothing to train against")
     net.backward()
-    if (net.seen // net.batch) % net.subdivisions == 0:
-        net.update()
     return cost
 
 
@@ -87,9 +95,14 @@ def train(data_path, cfg_path, weights=None, max_batches=None, seed=0, augment=T
     ``weights`` resumes from the file's ``seen``. Ctrl-C saves _last and returns interrupted=True.
     ``on_iteration(net, loss)`` is called after every iteration (tests, tools)."""
     from .data import Augmentation, BatchSource, read_data_cfg, read_list
+    from .distributed import GradientReducer, check_same_network, world
     from .network import load_network
+    ranks = world()                     # mpiexec -n R: data parallel over R ranks (distributed.py)
+    lead = ranks.rank == 0              # the one rank that writes files and shows progress
     dc = read_data_cfg(data_path)
     net = load_network(cfg_path, weights, compat=compat)
+    net.replicas = ranks.size
+    check_same_network(net, ranks)
     max_batches = max_batches if max_batches is not None else net.config.max_batches
     if max_batches < 1:
         raise DarknetError(f"{cfg_path}: no max_batches in [net]: give --max-batches N")
@@ -98,29 +111,35 @@ def train(data_path, cfg_path, weights=None, max_batches=None, seed=0, augment=T
     backup.mkdir(parents=True, exist_ok=True)
     last, final = backup / f"{stem}_last.weights", backup / f"{stem}_final.weights"
     _check_classes(net, dc)
-    state = load_training_state(net, weights, log) if weights else {}
+    state = load_training_state(net, weights, log if lead else _quiet) if weights else {}
     augmentation = Augmentation.from_network(net)
     scales = multi_scale(net, seed, max_batches) if augment else None
     source = BatchSource(read_list(dc.train), dc.train, net, dc.names, dc.classes,
                          augmentation if augment else augmentation.off(), seed,
-                         size_of=scales.size if scales else None)
+                         size_of=scales.size if scales else None, rank=ranks.rank, ranks=ranks.size)
+    reducer = GradientReducer(net, ranks) if ranks.size > 1 else None
     history = LossHistory(backup / "loss.csv", start=net.current_batch())
     avg_loss = state.get("avg_loss", -1.0)
     loss, start = math.nan, net.current_batch()
-    bar = _progress_bar(progress, start, max_batches)
+    bar = _progress_bar(progress and lead, start, max_batches)
     try:
-        with _StopOnInterrupt(log) as stop:
+        with _StopOnInterrupt(log if lead else _quiet) as stop:
             while net.current_batch() < max_batches and not stop.requested:
                 iteration = net.current_batch()
                 t0 = time.perf_counter()
                 if scales and scales.size(iteration) != tuple(net.input_shape[:0:-1]):
                     net = resize_network(net, *scales.size(iteration))
+                    reducer = GradientReducer(net, ranks) if reducer else None
                 x, truth = source.batch(iteration)
                 net.rng = np.random.default_rng([seed, iteration, 1])   # dropout / random policy
-                loss = net.train_batch(x, truth)
+                if reducer is not None:
+                    reducer.stop_here = stop.requested
+                loss = net.train_batch(x, truth, reducer)
+                if reducer is not None and reducer.stop_any:            # every rank stops after this one
+                    stop.requested = True
                 avg_loss = loss if avg_loss < 0 else avg_loss * .9 + loss * .1
                 rate = float(net.current_rate())
-                speed = len(x) / max(time.perf_counter() - t0, 1e-9)
+                speed = len(x) * ranks.size / max(time.perf_counter() - t0, 1e-9)
                 history.add(net.current_batch(), loss, avg_loss, rate, net.seen)
                 if bar is not None:
                     bar.set_postfix_str(f"loss {loss:.4f} avg {avg_loss:.4f} rate {rate:.3g} {speed:.1f} img/s",
@@ -128,7 +147,7 @@ def train(data_path, cfg_path, weights=None, max_batches=None, seed=0, augment=T
                     bar.update(1)
                 if on_iteration is not None:
                     on_iteration(net, loss)
-                if net.current_batch() % SAVE_EVERY == 0:
+                if lead and net.current_batch() % SAVE_EVERY == 0:
                     save_checkpoint(net, last, avg_loss)
                     history.write()
                     history.plot(log)                # a picture to watch while it trains
@@ -137,6 +156,9 @@ def train(data_path, cfg_path, weights=None, max_batches=None, seed=0, augment=T
         source.close()
         if bar is not None:
             bar.close()
+    if not lead:
+        return TrainResult(net.current_batch() - start, last, None if interrupted else final, interrupted, loss,
+                           avg_loss)
     save_checkpoint(net, last, avg_loss)
     history.write()
     history.plot(log)
@@ -147,6 +169,10 @@ def train(data_path, cfg_path, weights=None, max_batches=None, seed=0, augment=T
         net.save_weights(final)
         log(f"iteration {net.current_batch()}: saved {final} and {last}")
     return TrainResult(net.current_batch() - start, last, final, interrupted, loss, avg_loss)
+
+
+def _quiet(message):
+    """The log of the ranks other than 0: rank 0 says everything once."""
 
 
 def _check_classes(net, dc):
@@ -227,7 +253,7 @@ def copy_training_state(src, dst):
             y[...] = x
         for name, (m, v) in getattr(a, "_adam_state", {}).items():
             b._adam_state[name][0][...], b._adam_state[name][1][...] = m, v
-    dst.seen, dst.t, dst.rng = src.seen, src.t, src.rng
+    dst.seen, dst.t, dst.rng, dst.replicas = src.seen, src.t, src.rng, src.replicas
     dst.fast, dst.fold_batchnorm = src.fast, src.fold_batchnorm
 
 

@@ -60,11 +60,15 @@ class BatchSource:
     """Images + truth of one iteration; ``detection`` picks load_data_detection's or the classifier's
     pipeline (truth: max_boxes x (x, y, w, h, class), or one-hot labels from the path)."""
 
-    def __init__(self, items, list_path, net, names, classes, augmentation, seed=0, workers=None, size_of=None):
+    def __init__(self, items, list_path, net, names, classes, augmentation, seed=0, workers=None, size_of=None,
+                 rank=0, ranks=1):
         check_images(items, list_path)
         self.paths = [p for p, _ in items]
         self.channels, self.h, self.w = net.input_shape
-        self.per_iteration = net.batch * net.subdivisions
+        self.per_iteration = net.batch * net.subdivisions     # images this process trains on per iteration
+        # data-parallel training: the iteration's global batch holds ranks * per_iteration images, drawn
+        # as one batch of that size would be; this process takes the slots rank*per .. (rank+1)*per - 1
+        self.rank, self.ranks = rank, ranks
         self.truths = net.truths
         self.detection = net.layers[-1].type in DETECTION_LAYERS
         self.classes = classes
@@ -91,10 +95,12 @@ class BatchSource:
             self.pending = {iteration: self._submit(iteration)}   # at most one batch ahead
 
     def _submit(self, iteration):
-        picks = np.random.default_rng([self.seed, iteration]).integers(0, len(self.paths), self.per_iteration)
+        per = self.per_iteration
+        picks = np.random.default_rng([self.seed, iteration]).integers(0, len(self.paths), per * self.ranks)
         w, h = self.size_of(iteration)
-        jobs = [self.pool.submit(self._one, int(p), np.random.default_rng([self.seed, iteration, slot]), w, h)
-                for slot, p in enumerate(picks)]
+        mine = range(self.rank * per, (self.rank + 1) * per)
+        jobs = [self.pool.submit(self._one, int(picks[slot]), np.random.default_rng([self.seed, iteration, slot]),
+                                 w, h) for slot in mine]
         return _Batch(jobs, self.channels, h, w, self.truths)
 
     def close(self):
