@@ -1,10 +1,11 @@
 """Network: the shared struct every layer reads (Darknet's ``network``), its builder and its loops.
 
 ``build_network`` validates every section and allocates every buffer once; ``forward``, ``backward``
-and ``update`` then run sequentially over the layers and allocate nothing. ``plan_network`` (and
-``build_network(..., plan=True)``) builds the same layers with stand-in buffers (layers/base.py): shapes,
-parameters, FLOPs and the bytes a run would allocate, at no memory cost; such a network cannot run. As in Darknet, the loops
+and ``update`` then run sequentially over the layers and allocate nothing. As in Darknet, the loops
 point ``net.input``/``net.delta`` at the previous layer's ``output``/``delta`` before calling a layer.
+``plan_network`` (``build_network(..., plan=True)``) builds the same layers with stand-in buffers
+(layers/base.py): shapes, parameters, FLOPs and the bytes a run would allocate, at no memory cost;
+such a network cannot run.
 """
 import numbers
 import os

@@ -111,3 +111,13 @@ def test_summary_of_a_large_batch_detector_stays_small(tmp_path):
     rss_mib = int(res.stderr.strip().splitlines()[-1]) / 1024      # ru_maxrss: KiB on Linux
     assert totals["batch"] == 64 and totals["memory_bytes"] > 10 << 30
     assert rss_mib < 300, f"summary took {rss_mib:.0f} MiB"
+
+
+def test_summary_compiles_no_kernel(tmp_path):
+    cache = tmp_path / "cache"
+    env = dict(os.environ, DARKNET_PY_NO_PLUGINS="1", NUMBA_CACHE_DIR=str(cache))
+    res = subprocess.run([sys.executable, "-m", "darknet_py", "summary", str(YOLOV3_TINY)], capture_output=True,
+                         text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    assert "compiling" not in res.stderr
+    assert not list(cache.rglob("*.nbi")), "summary compiled (and cached) kernels"
