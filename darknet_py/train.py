@@ -53,7 +53,7 @@ def _forward_backward(net, x, truth):
     if cost is None:
         raise DarknetError(f"{net.path}: no layer computes a cost ([softmax], [cost], [yolo], ...): "
                            f"nothing to train against")
-    net.backward()
+    net.backward(input_grad=False)          # as Darknet: nothing below layer 0 needs its gradient
     return cost
 
 
