@@ -10,8 +10,9 @@ modes. Every prediction whose best IOU with a truth is <= ignore_thresh gets obj
 (> truth_thresh: matched to that truth); every truth goes to the cell holding its centre and to the
 anchor, among ALL ``num``, whose shape fits it best, and only if that anchor is in ``mask``: box
 delta scale*(t - out) with scale 2 - w*h (x, y on the logistic outputs, w, h raw), objectness 1 - p,
-classes (c == cls) - p. ``cost`` is Darknet's sum of squared deltas; ``stats`` the numbers of the line
-Darknet prints (``stats_line()`` formats it). pjreddie compat without a truth uses Darknet's zero
+classes (c == cls) - p. ``cost`` is Darknet's sum of squared deltas (kept, not reset, by an inference
+forward, as in Darknet); ``stats`` the numbers of the line Darknet prints (``stats_line()`` formats it).
+With scale_x_y the loss reads the scaled tx, ty, as a pjreddie loss on the fork's outputs would. pjreddie compat without a truth uses Darknet's zero
 truth (every objectness gets -p). AlexeyAB's own training loss (iou_loss, normalizers, ...) is not
 implemented: compat="alexeyab" with a truth, and new_coords=1 with a truth, raise DarknetError.
 
@@ -105,7 +106,7 @@ class Yolo(Layer):
         new_coords = opts.int("new_coords", 0, min=0, max=1)
         post = read_fork_keys(opts, "[yolo]")
         layer = cls(net.batch, in_shape, classes, mask, anchors, max_boxes, opts.float("ignore_thresh", 0.5),
-                    opts.float("truth_thresh", 1.0), scale_x_y, new_coords, truth_boxes=0 if fork else 90,
+                    opts.float("truth_thresh", 1.0), scale_x_y, new_coords, truth_boxes=0 if fork else PJREDDIE_TRUTH_BOXES,
                     total=total, dtype=net.dtype)
         layer.nms_kind, layer.beta_nms = post["nms_kind"], post["beta_nms"]
         return layer
