@@ -133,6 +133,6 @@ def letterbox_into(im, out):
     _, h, w = out.shape
     new_w, new_h = letterbox_size(im_w, im_h, w, h)
     resized = resize_image(im, new_w, new_h)
-    ik.embed(resized.reshape(-1), out.reshape(-1), c, new_h, new_w, h, w, (w - new_w) // 2, (h - new_h) // 2,
-             np.float32(0.5))
+    ik.embed(resized.reshape(-1), out.reshape(-1), c, new_h, new_w, h, w, int((w - new_w) / 2),
+             int((h - new_h) / 2), np.float32(0.5))      # C's division truncates toward 0
     return out
