@@ -117,3 +117,19 @@ def test_tree_path_relative_to_the_folder_above_the_cfg(tmp_path):
     path.write_text(cfg("data/t.tree"))
     from darknet_py import load_network
     assert load_network(path).layers[0].tree.n == 9
+
+
+def test_group_softmax_kernel_with_a_spatial_stride():
+    """The layout a [region] head with a tree has: (items, base planes + classes, spatial)."""
+    from darknet_py.kernels import tree as tk
+    t = parse_tree(TREE)
+    items, base_planes, spatial = 3, 2, 4
+    x = np.random.default_rng(5).normal(size=(items, base_planes + 9, spatial))
+    y = np.zeros_like(x)
+    tk.group_softmax_forward(x.ravel(), y.reshape(-1), t.group_offset, t.group_size, items, x[0].size, spatial,
+                             base_planes * spatial, 1.0)
+    assert not y[:, :base_planes].any()
+    for offset, size in GROUPS:
+        z = np.exp(x[:, base_planes + offset:base_planes + offset + size])
+        np.testing.assert_allclose(y[:, base_planes + offset:base_planes + offset + size],
+                                   z / z.sum(axis=1, keepdims=True), rtol=1e-12)

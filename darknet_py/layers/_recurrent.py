@@ -11,6 +11,12 @@ of step t uses step t's statistics (Darknet keeps only the last step's: a diverg
 
 An inner layer sees a ``StepNet`` as its ``net``: the real network with the step's input and delta.
 
+Speed: at inference the inner layers that are off the recurrence (those reading x_t, and [rnn]'s
+output layer reading h_t) run once over all steps (the same values; a batch-norm layer uses its
+rolling statistics there). Training runs every step separately, because Darknet's batch norm takes
+each step's own statistics. A backward after an inference forward first reruns the steps one by
+one, so that every per-step buffer is what the backward expects.
+
 Weights are saved as the inner layers' arrays in Darknet's order (``WEIGHT_ORDER``), each like a
 standalone [connected]/[convolutional] layer (parser.c save_weights / load_weights). AlexeyAB's fork
 orders [lstm] and [gru] differently (``ALEXEYAB_WEIGHT_ORDER``): its order is used with
@@ -81,10 +87,37 @@ class Recurrent(Layer):
         if net.flavour == "alexeyab" and self.ALEXEYAB_WEIGHT_ORDER:
             self.weight_order = self.ALEXEYAB_WEIGHT_ORDER
         self.steps = steps
+        self.batched = False      # the last forward ran the layers off the recurrence at once
         self.step_batch = self.batch // steps
         self.inner = inner
         self.views = {name: step_views(layer, steps) for name, layer in inner.items()}
         self.workspace_size = max(layer.workspace_size for layer in inner.values())
+
+    def forward(self, net):
+        self.start_state(net)
+        self.batched = not net.train
+        self.run_steps(net, self.batched)
+
+    def backward(self, net):
+        if self.batched:          # the per-step buffers of an inference forward: rebuild them
+            self.run_steps(net, False)
+            self.batched = False
+        self.backward_steps(net)
+
+    def start_state(self, net):
+        """Set the initial state (block 0 of the state buffers) before the steps run."""
+        self.carry_state([getattr(self, name) for name in self.STATE_BUFFERS])
+
+    def run_steps(self, net, batched):
+        """The forward from the initial state; ``batched``: the layers off the recurrence at once."""
+        raise NotImplementedError
+
+    def backward_steps(self, net):
+        raise NotImplementedError
+
+    def run_at_once(self, name, net, input):
+        """Inner layer ``name`` over all T*b items at once (``input``: all steps' inputs)."""
+        self.inner[name].forward(StepNet(net, input, None))
 
     def update(self, args):
         for layer in self.inner.values():

@@ -56,16 +56,19 @@ class GRU(Recurrent):
         return cls(net, in_shape, steps, opts.int("output", 1, min=1), opts.flag("batch_normalize", 0),
                    opts.flag("tanh", 0))
 
-    def forward(self, net):
-        self.carry_state([self.state])
+    def run_steps(self, net, batched):
         hs, xs = self.step_batch * self.n, self.step_batch * self.inputs
         v = self.views
+        if batched:
+            for k in "zrh":
+                self.run_at_once("u" + k, net, net.input)
         for t in range(self.steps):
             h_prev, x = block(self.state, t, hs), block(net.input, t, xs)
             for k in "zr":
                 v["w" + k][t].forward(StepNet(net, h_prev, None))
-            for k in "zrh":
-                v["u" + k][t].forward(StepNet(net, x, None))
+            if not batched:
+                for k in "zrh":
+                    v["u" + k][t].forward(StepNet(net, x, None))
             z, r, hh, forgot = (block(a, t, hs) for a in (self.z, self.r, self.hh, self.forgot))
             rk.gru_gates_forward(v["wz"][t].output, v["uz"][t].output, v["wr"][t].output, v["ur"][t].output,
                                  h_prev, z, r, forgot)
@@ -73,7 +76,7 @@ class GRU(Recurrent):
             rk.gru_output_forward(v["wh"][t].output, v["uh"][t].output, h_prev, z, hh, block(self.state, t + 1, hs),
                                   self.use_tanh)
 
-    def backward(self, net):
+    def backward_steps(self, net):
         hs, xs = self.step_batch * self.n, self.step_batch * self.inputs
         v = self.views
         blas.fill(self.dstate, 0.0)

@@ -54,20 +54,23 @@ class LSTM(Recurrent):
         steps, _ = time_steps(opts, net, "lstm")
         return cls(net, in_shape, steps, opts.int("output", 1, min=1), opts.flag("batch_normalize", 0))
 
-    def forward(self, net):
-        self.carry_state([self.h, self.c])
+    def run_steps(self, net, batched):
         hs, xs = self.step_batch * self.n, self.step_batch * self.inputs
         v = self.views
+        if batched:
+            for gate in GATES:
+                self.run_at_once("u" + gate, net, net.input)
         for t in range(self.steps):
             h_prev, x = block(self.h, t, hs), block(net.input, t, xs)
             for gate in GATES:
                 v["w" + gate][t].forward(StepNet(net, h_prev, None))
-                v["u" + gate][t].forward(StepNet(net, x, None))
+                if not batched:
+                    v["u" + gate][t].forward(StepNet(net, x, None))
             out = [v[k + gate][t].output for gate in GATES for k in "wu"]
             gates = [block(getattr(self, gate), t, hs) for gate in GATES]
             rk.lstm_forward(*out, block(self.c, t, hs), *gates, block(self.c, t + 1, hs), block(self.h, t + 1, hs))
 
-    def backward(self, net):
+    def backward_steps(self, net):
         hs, xs = self.step_batch * self.n, self.step_batch * self.inputs
         v = self.views
         blas.fill(self.dh, 0.0)

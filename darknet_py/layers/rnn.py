@@ -64,16 +64,21 @@ class RNN(Recurrent):
                  "output_layer": Connected(net.batch, (hidden, 1, 1), net, outputs, activation, bn)}
         return cls(net, in_shape, steps, inner, shortcut)
 
-    def forward(self, net):
-        hs = self.step_batch * self.hidden
+    def start_state(self, net):
         if net.train:
-            blas.fill(self.state[:hs], 0.0)
+            blas.fill(self.state[:self.step_batch * self.hidden], 0.0)
         else:
             self.carry_state([self.state])
+
+    def run_steps(self, net, batched):
+        hs = self.step_batch * self.hidden
         xs = self.step_batch * self.inputs
         v = self.views
+        if batched:
+            self.run_at_once("input_layer", net, net.input)
         for t in range(self.steps):
-            v["input_layer"][t].forward(StepNet(net, block(net.input, t, xs), None))
+            if not batched:
+                v["input_layer"][t].forward(StepNet(net, block(net.input, t, xs), None))
             v["self_layer"][t].forward(StepNet(net, block(self.state, t, hs), None))
             h = block(self.state, t + 1, hs)
             if self.shortcut:
@@ -82,9 +87,12 @@ class RNN(Recurrent):
                 blas.fill(h, 0.0)
             blas.axpy(1.0, v["input_layer"][t].output, h)
             blas.axpy(1.0, v["self_layer"][t].output, h)
-            v["output_layer"][t].forward(StepNet(net, h, None))
+            if not batched:
+                v["output_layer"][t].forward(StepNet(net, h, None))
+        if batched:
+            self.run_at_once("output_layer", net, self.state[hs:])
 
-    def backward(self, net):
+    def backward_steps(self, net):
         hs = self.step_batch * self.hidden
         xs = self.step_batch * self.inputs
         v = self.views

@@ -58,7 +58,8 @@ class Softmax(CrossEntropyOutput):
         return cls(net.batch, in_shape, groups, temperature, opts.flag("noloss", 0), dtype=net.dtype, tree=tree)
 
     def _tree_args(self):
-        return self.tree.group_offset, self.tree.group_size, self.batch, self.inputs, self.temperature
+        # offsets, sizes, items, item_size, spatial, base, temperature
+        return self.tree.group_offset, self.tree.group_size, self.batch, self.inputs, 1, 0, self.temperature
 
     def _softmax_args(self):
         n = self.outputs // self.groups
