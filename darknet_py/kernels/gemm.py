@@ -337,8 +337,10 @@ def _micro_3x16(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_k
 # ---- end of generated code ----
 
 
-# ---- templates: cloned once per (ISA, dtype) with MR, NR, NR2, KC, MC, NC, NARROW, _micro,
-# _micro_narrow bound in the clone's globals (_variant); never called themselves.
+# ---- templates: cloned once per (ISA, dtype) with MR, NR, NR2, KC, MC, NC, DIRECT_B_MAX_M, NARROW,
+# _micro, _micro_narrow bound in the clone's globals (_variant); never called themselves. These
+# names are deliberately NOT module globals (a test checks it): a template that ran unbound would
+# fail with a NameError instead of silently using another ISA's tile.  # noqa: F821 for linters
 
 def _pack_a(trans_a, alpha, a, i0, mc, p0, kc, ap):
     """ap[r, p] = alpha * op(A)[i0 + r, p0 + p] for r < mc; rows mc.. up to a multiple of MR are zero.
