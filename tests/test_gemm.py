@@ -52,6 +52,8 @@ def _shapes(t):
         (70, 45, 2 * t.kc + 3),                 # three K blocks
         (t.mr + 2, 3 * t.nr + 5, DIRECT_B_MAX_K),       # NN reads B in place up to this k
         (t.mr + 2, 3 * t.nr + 5, DIRECT_B_MAX_K + 1),   # ... and packs it from here on
+        (max(1, t.direct_b_max_m), 2 * t.nr + 3, 70),   # in place for few rows (DIRECT_B_MAX_M) ...
+        (t.direct_b_max_m + 1, 2 * t.nr + 3, 70),       # ... packed past them
     ]
 
 
@@ -239,7 +241,7 @@ def test_each_variant_is_its_own_jitted_function_with_its_tile():
         driver = gemm_for(isa, np.float64 if dtype == "f8" else np.float32)
         names.add(driver.py_func.__qualname__)
         g = driver.py_func.__globals__
-        assert (g["MR"], g["NR"], g["NR2"], g["KC"], g["MC"], g["NC"]) == tuple(t)
+        assert (g["MR"], g["NR"], g["NR2"], g["KC"], g["MC"], g["NC"], g["DIRECT_B_MAX_M"]) == tuple(t)
         assert g["_micro"] is getattr(gemm_module, "_micro_%dx%d" % (t.mr, t.nr))
         assert g["_block"].py_func.__globals__ is g and g["_block"].py_func.__qualname__ != "_block"
         assert t.mc % t.mr == 0 and t.nc % t.nr == 0

@@ -5,6 +5,7 @@
     python tools/bench_gemm.py --threads 1 --json out.json
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python tools/bench_gemm.py
     NUMBA_CPU_NAME=haswell OPENBLAS_CORETYPE=Haswell python tools/bench_gemm.py   # AVX2 build, proxy
+    python tools/bench_gemm.py --threads 1 --clock cpu    # kernels alone, on a machine others load
 
 The header names the CPU, the CPU Numba compiles for, the ISA gemm chose and its register tile
 (darknet_py.kernels.gemm.ISA / tile()); ``--isa`` times another ISA's kernel on this target instead.
@@ -63,12 +64,17 @@ def parse_args(argv=None):
                    help="comma-separated MxKxN list (default: the yolov3-tiny shapes and 1024^3)")
     p.add_argument("--trans", default="NN", choices=["NN", "NT", "TN", "TT"],
                    help="transpose case for gemm (numpy multiplies the same logical matrices)")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="wall time (default), or this process's CPU time: with --threads 1 on a machine "
+                        "that other processes keep busy, CPU time counts only the time the call ran")
     p.add_argument("--isa", choices=["avx512", "avx2", "generic"],
                    help="time this ISA's kernel instead of the one chosen for the target CPU")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = p.parse_args(argv)
     if args.repeat < 5:
         p.error("--repeat must be >= 5")
+    if args.clock == "cpu" and args.threads != 1:
+        p.error("--clock cpu needs --threads 1 (CPU time of several threads adds up, spinning included)")
     return args
 
 
@@ -78,12 +84,12 @@ def _median(xs):
     return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
 
 
-def _time_calls(fn, repeat):
+def _time_calls(fn, repeat, clock=time.perf_counter):
     out = []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        out.append(time.perf_counter() - t0)
+        out.append(clock() - t0)
     return out
 
 
@@ -133,8 +139,8 @@ def main(argv=None):
     print("gemm benchmark: %s %s, %d threads (numba %s, threading layer %s; numpy %s: %s; %s)"
           % (args.dtype, args.trans, args.threads, numba.__version__, numba.threading_layer(),
              np.__version__, blas, env_notes))
-    print("first gemm call (compile or cache load): %.2f s; medians of %d calls per side (%d rounds x %d)"
-          % (first_call_s, args.rounds * args.repeat, args.rounds, args.repeat))
+    print("first gemm call (compile or cache load): %.2f s; medians of %d calls per side (%d rounds x %d), %s time"
+          % (first_call_s, args.rounds * args.repeat, args.rounds, args.repeat, args.clock))
     header = "%-20s %10s %10s %10s %10s %7s %10s" % ("shape MxKxN", "numba ms", "numpy ms", "numba GF/s",
                                                      "numpy GF/s", "ratio", "best/best")
     print(header)
@@ -153,15 +159,16 @@ def main(argv=None):
             def run():
                 np.matmul(cs["opa"], cs["opb"], out=cs["c_np"])
             run()                               # warm-up (threads, caches), untimed
-            cs["t_np"] += _time_calls(run, args.repeat)
+            cs["t_np"] += _time_calls(run, args.repeat, clock)
 
     def numba_phase():
         for cs in cases:
             def run():
                 gemm(ta, tb, 1.0, cs["a"], cs["b"], 0.0, cs["c_nb"])
             run()
-            cs["t_nb"] += _time_calls(run, args.repeat)
+            cs["t_nb"] += _time_calls(run, args.repeat, clock)
 
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     for _ in range(args.rounds):
         numpy_phase()
         time.sleep(PAUSE_S)     # OpenBLAS's idle workers spin ~2^28 cycles (~70 ms) before sleeping
@@ -194,7 +201,7 @@ def main(argv=None):
           % (100 * _median(ratios), 100 * worst["ratio"], worst["m"], worst["k"], worst["n"]))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(dict(cpu=cpu_model(), target=target, tile=gemm_module.tile(dtype, isa), threads=args.threads, pause_s=PAUSE_S, dtype=args.dtype, trans=args.trans, blas=blas,
+            json.dump(dict(cpu=cpu_model(), target=target, tile=gemm_module.tile(dtype, isa), threads=args.threads, pause_s=PAUSE_S, dtype=args.dtype, trans=args.trans, clock=args.clock, blas=blas,
                            env=env_notes, numba=numba.__version__, numpy=np.__version__,
                            first_call_s=first_call_s, rows=rows, median_ratio=_median(ratios),
                            worst_ratio=worst["ratio"]), f, indent=1)
