@@ -41,6 +41,7 @@ ACTIVATIONS = {
     "normalize_channels_softmax_maxval": NORM_CHAN_SOFTMAX_MAXVAL,
     "revleaky": LEAKY,   # the fork: leaky on the CPU (activate/gradient share leaky's case)
 }
+PJREDDIE_ACTIVATIONS = {name: code for name, code in ACTIVATIONS.items() if code < SWISH and name != "revleaky"}
 NAMES = {code: name for name, code in ACTIVATIONS.items() if name != "revleaky"}
 NAMES[ZERO] = "zero"
 # Codes whose layer must keep the pre-activation input (the gradient needs x, not y) and, for the

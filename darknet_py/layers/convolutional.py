@@ -103,7 +103,8 @@ UNSUPPORTED_KEYS = {
     "stretch": ("scale-invariant (stretch) convolution", "0"),
     "stretch_sway": ("scale/rotation-invariant convolution", "0"),
     "assisted_excitation": ("assisted excitation (changes the training forward)", "0"),
-    "coordconv": ("coordinate channels", "0"),
+    "coordconv": ("coordinate channels (the fork's GPU)", "0"),
+    "grad_centr": ("gradient centralization (the fork's GPU training)", "0"),
 }
 
 
@@ -118,6 +119,7 @@ class Convolutional(ParamLayer):
         Option("groups", 1, "channel groups (filters and channels must divide by it)"),
         Option("activation", "logistic", "activation function"),
         Option("batch_normalize", 0, "1: batch norm instead of a bias only"),
+        Option("cbn", 0, "1: the fork's cross-iteration batch norm; on its CPU plain batch norm, as here"),
         Option("stride_x", 0, "horizontal step (AlexeyAB; default: stride)"),
         Option("stride_y", 0, "vertical step (AlexeyAB; default: stride)"),
         Option("dilation", 1, "spacing of the kernel taps (AlexeyAB; 1 for a 1x1 kernel)"),
@@ -188,8 +190,9 @@ class Convolutional(ParamLayer):
         if pad:
             padding = size // 2
         groups = opts.int("groups", 1, min=1)
-        activation = parse_activation(opts, default="logistic")
+        activation = parse_activation(opts, default="logistic", extended=True)
         batch_normalize = opts.flag("batch_normalize", 0)
+        batch_normalize = opts.flag("cbn", 0) or batch_normalize    # the fork: cbn=1 -> batch_normalize=2
         binary, xnor = opts.flag("binary", 0), opts.flag("xnor", 0)
         for key in ("flipped",):
             if opts.flag(key, 0):
