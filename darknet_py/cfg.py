@@ -50,6 +50,8 @@ NO_EFFECT_KEYS = {
     "convolutional": {
         "bin_output": "bit-packed outputs of an xnor conv, used only by the fork's optional AVX inference "
                       "path (calculate_binary_weights); its network forward and training ignore it",
+        "dot": "read by both Darknets but never used (their dot_error_gpu call is commented out)",
+        "stream": _GPU + " (CUDA stream of the layer)", "wait_stream": _GPU + " (CUDA stream of the layer)",
     },
 }
 NO_EFFECT_KEYS["network"] = NO_EFFECT_KEYS["net"]

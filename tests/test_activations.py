@@ -40,12 +40,12 @@ X = X[np.abs(X - np.round(X)) > 1e-3]        # stair has a kink at every integer
 
 
 def test_all_fourteen_codes_follow_darknet_enum():
-    assert len(act.ACTIVATIONS) == 14
-    assert sorted(act.ACTIVATIONS.values()) == list(range(14))
+    assert len(act.PJREDDIE_ACTIVATIONS) == 14
+    assert sorted(act.PJREDDIE_ACTIVATIONS.values()) == list(range(14))
     assert act.ACTIVATIONS["logistic"] == 0 and act.ACTIVATIONS["selu"] == 13
 
 
-@pytest.mark.parametrize("name", sorted(act.ACTIVATIONS))
+@pytest.mark.parametrize("name", sorted(act.PJREDDIE_ACTIVATIONS))
 def test_activate_matches_naive_and_gradient_is_derivative(name):
     code = act.ACTIVATIONS[name]
     y = X.copy()

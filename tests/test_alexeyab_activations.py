@@ -108,3 +108,9 @@ def test_fork_activation_layer_normalize_channels_backward_is_an_error():
 
 def test_revleaky_is_leaky():
     assert act.ACTIVATIONS["revleaky"] == act.LEAKY
+
+
+@pytest.mark.parametrize("name", ["mish", "gelu"])
+def test_backward_after_a_fast_inference_forward(name):
+    """Inference takes the fused fast path (act_input not stored); the backward reruns the plain forward."""
+    check_gradients(CONV_BN.format(batch=2, c=2, h=3, w=3, act=name, bn=1), seed=2, train=False)

@@ -1,4 +1,13 @@
-"""Darknet's 14 activation functions (activations.h) on flat arrays, and their gradients.
+"""Darknet's 14 activation functions (activations.h) on flat arrays, and their gradients; plus
+AlexeyAB's swish, mish, hard_mish, relu6, gelu and normalize_channels(_softmax)(_maxval).
+
+The fork's additions (codes 14-21) other than relu6 need the PRE-activation for their gradient, and
+the normalize_channels family mixes channels: a layer keeps the pre-activation x and calls
+``activate_elementwise``/``activate_channels`` and ``gradient_elementwise``/``gradient_channels``
+(through layers/_activation.py activate_ext / gradient_ext). Their gradients are the true ones; with
+``fork`` the fork's own formulas where they differ (gelu's taken at the output; normalize_channels'
+delta * sum(y * delta)), for compat="alexeyab". ``ZERO`` is what the fork's CPU computes for names its
+generic activate() lacks.
 
 ``activate(x, n, code)`` applies f in place to x[:n]. Like Darknet, f is evaluated in double
 precision whatever the array's dtype and the result is rounded to the array's dtype on store.
@@ -41,6 +50,7 @@ ACTIVATIONS = {
     "normalize_channels_softmax_maxval": NORM_CHAN_SOFTMAX_MAXVAL,
     "revleaky": LEAKY,   # the fork: leaky on the CPU (activate/gradient share leaky's case)
 }
+PJREDDIE_ACTIVATIONS = {name: code for name, code in ACTIVATIONS.items() if code < SWISH and name != "revleaky"}
 NAMES = {code: name for name, code in ACTIVATIONS.items() if name != "revleaky"}
 NAMES[ZERO] = "zero"
 # Codes whose layer must keep the pre-activation input (the gradient needs x, not y) and, for the

@@ -8,13 +8,21 @@ from ..kernels import activations as act
 from ..kernels.activations import ACTIVATIONS, NAMES
 
 
-def parse_activation(opts, key="activation", default="logistic"):
-    """The activation code of ``opts[key]`` (``default`` when absent): one of ``ACTIVATIONS``' values."""
+def parse_activation(opts, key="activation", default="logistic", extended=False):
+    """The activation code of ``opts[key]`` (``default`` when absent): one of ``ACTIVATIONS``' values.
+
+    The codes of ``activations.EXTENDED`` (swish, mish, hard_mish, gelu, normalize_channels*) need the
+    pre-activation input (or mix channels): only a layer that runs them through ``activate_ext`` /
+    ``gradient_ext`` says ``extended=True``; elsewhere they are a CfgError, never a wrong gradient."""
     name = opts.str(key, default)
     if name not in ACTIVATIONS:
         raise opts.error(f"{key}={name} is not an activation; valid names: {', '.join(sorted(ACTIVATIONS))}",
                          key)
-    return ACTIVATIONS[name]
+    code = ACTIVATIONS[name]
+    if code in act.EXTENDED and not extended:
+        raise opts.error(f"{key}={name} is not supported in [{opts.type}] yet (its gradient needs the "
+                         f"pre-activation input, which this layer does not keep)", key)
+    return code
 
 
 def activation_name(code):

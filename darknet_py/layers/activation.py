@@ -29,7 +29,7 @@ class Activation(Layer):
 
     @classmethod
     def from_options(cls, opts, in_shape, net):
-        return cls(net.batch, in_shape, parse_activation(opts, default="linear"), dtype=net.dtype)
+        return cls(net.batch, in_shape, parse_activation(opts, default="linear", extended=True), dtype=net.dtype)
 
     def forward(self, net):
         code = fork_code(self.activation, net, generic=True)

@@ -19,7 +19,8 @@ AlexeyAB's options, in every mode: ``stride_x``/``stride_y`` (``stride`` for a m
 (h + 2p - size)/stride_y + 1 ignores the dilation while im2col pads by p*dilation (the two agree for
 odd kernels with pad=1; otherwise taps beyond the input read 0). The fork's activations that need the
 pre-activation (swish, mish, hard_mish, gelu) or mix channels (normalize_channels*) keep it in
-``act_input`` and always run the plain path.
+``act_input``, stored by the plain path: they train on it (a backward after a fast inference forward
+reruns it anyway); the channel-mixing ones also infer on it.
 
 Binary convolution (``binary=1``: binarised weights; ``xnor=1``: binarised weights and inputs;
 kernels/binary.py), always the plain path. Forward: weights sign(w) * mean|w| per filter, inputs
@@ -103,7 +104,8 @@ UNSUPPORTED_KEYS = {
     "stretch": ("scale-invariant (stretch) convolution", "0"),
     "stretch_sway": ("scale/rotation-invariant convolution", "0"),
     "assisted_excitation": ("assisted excitation (changes the training forward)", "0"),
-    "coordconv": ("coordinate channels", "0"),
+    "coordconv": ("coordinate channels (the fork's GPU)", "0"),
+    "grad_centr": ("gradient centralization (the fork's GPU training)", "0"),
 }
 
 
@@ -118,6 +120,7 @@ class Convolutional(ParamLayer):
         Option("groups", 1, "channel groups (filters and channels must divide by it)"),
         Option("activation", "logistic", "activation function"),
         Option("batch_normalize", 0, "1: batch norm instead of a bias only"),
+        Option("cbn", 0, "1: the fork's cross-iteration batch norm; on its CPU plain batch norm, as here"),
         Option("stride_x", 0, "horizontal step (AlexeyAB; default: stride)"),
         Option("stride_y", 0, "vertical step (AlexeyAB; default: stride)"),
         Option("dilation", 1, "spacing of the kernel taps (AlexeyAB; 1 for a 1x1 kernel)"),
@@ -151,7 +154,10 @@ class Convolutional(ParamLayer):
         self.binary_weights = self.alloc(nw) if binarized else None        # like weights: sign(w)*mean|w|
         self.binary_weight_grad = self.alloc(nw) if binarized else None    # like weights: w.r.t. binary_weights
         self.binary_input = self.alloc(batch * c * h * w) if self.xnor else None   # (B, C, H, W) +1/-1
-        self.plain_only = self.act_input is not None or binarized         # no fast path (module docstring)
+        # the plain path always (binary convs, channel-mixing activations) or in training (activations
+        # whose backward reads act_input, which only the plain forward stores)
+        self.plain_only = binarized or activation in activations.CROSS_CHANNEL
+        self.plain_training = self.plain_only or self.act_input is not None
         nweights = filters * (c // groups) * size * size
         # weights (n, c/groups, size, size), biases (n,); Darknet's scale sqrt(2 / fan_in) * N(0, 1)
         self.init_parameters(nweights, filters, net, math.sqrt(2.0 / (size * size * c / groups)), uniform=False)
@@ -188,8 +194,9 @@ class Convolutional(ParamLayer):
         if pad:
             padding = size // 2
         groups = opts.int("groups", 1, min=1)
-        activation = parse_activation(opts, default="logistic")
+        activation = parse_activation(opts, default="logistic", extended=True)
         batch_normalize = opts.flag("batch_normalize", 0)
+        batch_normalize = opts.flag("cbn", 0) or batch_normalize    # the fork: cbn=1 -> batch_normalize=2
         binary, xnor = opts.flag("binary", 0), opts.flag("xnor", 0)
         for key in ("flipped",):
             if opts.flag(key, 0):
@@ -250,7 +257,7 @@ class Convolutional(ParamLayer):
         return fork_code(self.activation, net, generic=False)
 
     def forward(self, net):
-        if not net.fast or net.flavour == "alexeyab" or self.plain_only:
+        if not net.fast or net.flavour == "alexeyab" or self.plain_only or (net.train and self.plain_training):
             self._forward_plain(net)
         elif net.train:
             self._forward_train(net)
