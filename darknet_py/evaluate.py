@@ -5,11 +5,13 @@ mAP, step by step (``average_precision`` is the pure part, on plain records):
 
 1. each image of the valid list is detected at thresh 0.005 with NMS 0.45; every (box, class) with a
    probability > 0 is one detection;
-2. a detection's truth is the same-class truth box of its image with the highest IoU, if that IoU
-   is > ``iou`` (strict, as Darknet);
-3. all detections are sorted by probability (highest first, ties in detection order); going down
-   the list, a detection is a true positive if its truth was not claimed by an earlier one, else a
-   false positive (Darknet's truth_flags);
+2. all detections are sorted by probability (highest first, ties in detection order);
+3. going down the list, a detection matches the same-class truth box of its image NOT YET MATCHED
+   by an earlier detection with the highest IoU, if that IoU is > ``iou`` (strict, as Darknet): a
+   true positive, and that truth is taken; otherwise a false positive. (Darknet's code takes the
+   best truth among all and counts a false positive when it was already taken; a duplicate
+   detection may thus miss a second, unmatched truth it overlaps enough. The rule here is the
+   issue's and PASCAL VOC's intent; after NMS the two rarely differ.)
 4. per class, AP = the area under the precision-recall curve with precision made monotone from the
    right (VOC2010+ "all points"); mAP = the mean over ALL classes (a class without truth boxes
    scores 0, as in Darknet).
@@ -56,13 +58,13 @@ def average_precision(detections, truths, classes, iou=0.5):
     by_image = {}
     for index, t in enumerate(truths):
         by_image.setdefault(t.image, []).append((index, t))
-    matched_truth = [_best_truth(d, by_image.get(d.image, ()), iou) for d in detections]
     order = sorted(range(len(detections)), key=lambda i: -detections[i].prob)   # stable: ties keep their order
     claimed = set()
     hits = [[] for _ in range(classes)]          # per class, in rank order: True = true positive
     for i in order:
-        t = matched_truth[i]
-        hits[detections[i].cls].append(t is not None and t not in claimed)
+        d = detections[i]
+        t = _best_truth(d, by_image.get(d.image, ()), iou, claimed)
+        hits[d.cls].append(t is not None)
         if t is not None:
             claimed.add(t)
     positives = np.bincount([t.cls for t in truths], minlength=classes)
@@ -70,10 +72,11 @@ def average_precision(detections, truths, classes, iou=0.5):
     return {"map": float(np.mean(ap)) if classes else 0.0, "ap": ap}
 
 
-def _best_truth(det, image_truths, iou):
+def _best_truth(det, image_truths, iou, claimed):
+    """Index of the unclaimed same-class truth with the highest IoU > iou, or None."""
     best, best_iou = None, 0.0
     for index, t in image_truths:
-        if t.cls == det.cls:
+        if t.cls == det.cls and index not in claimed:
             overlap = box_iou(det, t)
             if overlap > iou and overlap > best_iou:
                 best, best_iou = index, overlap

@@ -1,5 +1,6 @@
 """mAP (darknet_py.evaluate.average_precision) against an independent computation written differently:
-corner-format boxes, matching done per class by scanning the ranked list, and AP as a sum over each
+corner-format boxes, matching done per class by scanning the ranked list (each detection takes the best
+truth not taken yet), and AP as a sum over each
 true positive of 1/positives times the best precision at any recall at least as high."""
 import json
 import os
@@ -27,10 +28,10 @@ def brute_force_map(dets, truths, classes, thresh):
         ranked = sorted([d for d in dets if d.cls == c], key=lambda d: -d.prob)
         used, outcome = [], []
         for d in ranked:
-            overlaps = [(iou_corners(d, g), k) for k, g in enumerate(gts) if g.image == d.image]
+            overlaps = [(iou_corners(d, g), k) for k, g in enumerate(gts) if g.image == d.image and k not in used]
             best = max(overlaps, default=(0.0, None))
-            ok = best[0] > thresh and best[1] not in used
-            if best[0] > thresh:
+            ok = best[0] > thresh
+            if ok:
                 used.append(best[1])
             outcome.append(ok)
         if not gts:
@@ -84,6 +85,14 @@ def test_hand_computed_average_precision():
     result = average_precision(dets, t, 2, 0.5)
     assert result["ap"] == pytest.approx([.5 * 1 + .5 * 2 / 3, 0.0])
     assert result["map"] == pytest.approx((.5 + 1 / 3) / 2)            # a class without truths counts 0
+
+
+def test_a_detection_takes_the_best_truth_not_matched_yet():
+    """Two overlapping truths: the second detection's best truth is taken, the other still overlaps it
+    by more than the threshold, so it is a true positive (the issue's rule; Darknet's code says FP)."""
+    t = [Box("a", 0, .50, .5, .2, .2), Box("a", 0, .56, .5, .2, .2)]
+    dets = [Box("a", 0, .51, .5, .2, .2, .9), Box("a", 0, .52, .5, .2, .2, .8)]
+    assert average_precision(dets, t, 1, 0.5)["ap"] == [pytest.approx(1.0)]
 
 
 def test_iou_must_be_strictly_above_the_threshold():
