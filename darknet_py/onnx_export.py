@@ -161,9 +161,23 @@ def _activation(g, x, name, output=None):
         inner = g.node("Add", [x, g.node("Mul", [cube, g.const("c", 0.044715)])])
         t = g.node("Tanh", [g.node("Mul", [inner, g.const("k", float(np.sqrt(2.0 / np.pi)))])])
         y = g.node("Mul", [g.node("Mul", [x, g.const("half", 0.5)]), _affine(g, t, 1.0, 1.0)])
+    elif name == "normalize_channels":                  # relu(x) / (1e-4 + sum over channels of relu(x))
+        r = g.node("Relu", [x])
+        y = g.node("Div", [r, _channel_total(g, r)])
+    elif name in ("normalize_channels_softmax", "normalize_channels_softmax_maxval"):
+        if name.endswith("maxval"):                     # exp(x - max) / (1e-4 + sum exp(x - max))
+            x = g.node("Sub", [x, g.node("ReduceMax", [x], axes=[1], keepdims=1)])
+        e = g.node("Exp", [x])
+        y = g.node("Div", [e, _channel_total(g, e)])
     else:
         raise _unsupported(f"activation={name}")
     return g.identity(y, output) if output else y
+
+
+def _channel_total(g, x):
+    """1e-4 + the sum over channels (the fork's normalize_channels denominators)."""
+    total = g.node("ReduceSum", [x, g.const("axes", [1], np.int64)], keepdims=1)
+    return g.node("Add", [total, g.const("eps", 1e-4)])
 
 
 class _Unsupported(DarknetError):
