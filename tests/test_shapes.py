@@ -72,3 +72,12 @@ def test_classify_variant_labels_each_image_by_its_path(tmp_path):
         assert counts.max() >= 40        # a solid shape (>= 12 px side), not noise, whose colours rarely repeat
         kinds.add(found[0])
     assert len(kinds) > 1
+
+
+def test_cli_classify_defaults_to_32_pixels(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    run = subprocess.run([sys.executable, "-m", "darknet_py", "data", "shapes", str(tmp_path / "s"), "--classify",
+                          "--train", "2", "--valid", "1", "--seed", "2"], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    write_shapes(tmp_path / "t", train=2, valid=1, size=32, seed=2, classify=True)
+    assert tree(tmp_path / "s") == tree(tmp_path / "t")
