@@ -44,4 +44,4 @@ def test_tool_trains_and_validates_both_variants(tmp_path):
         assert math.isfinite(r["loss"]) and 0 <= r["top1"] <= 1
     assert "passthrough" in p.stdout and "top-1" in p.stdout
     for gradient in L2Norm.GRADIENTS:       # each run kept its own backup folder
-        assert (tmp_path / "work" / f"backup-{gradient}" / f"{gradient}_final.weights").is_file()
+        assert (tmp_path / "work" / "data" / f"backup-{gradient}" / f"{gradient}_final.weights").is_file()

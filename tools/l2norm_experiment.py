@@ -6,12 +6,11 @@ Darknet's pass-through backward (``gradient=passthrough``), then validate both (
     python tools/l2norm_experiment.py --out /tmp/l2norm-exp --train 1000 --valid 300 --max-batches 200
 
 Writes OUT/data (``darknet-py data shapes --classify``), and per run OUT/<gradient>.cfg (the cfg with
-the one [l2norm] option changed), OUT/<gradient>.data (its own backup= folder, so loss.csv and the
-weights of the two runs stay apart). --json FILE also writes the table as JSON.
+the one [l2norm] option changed) and OUT/data/<gradient>.data (its own backup=OUT/data/backup-<gradient>,
+so loss.csv and the weights of the two runs stay apart). --json FILE also writes the table as JSON.
 """
 import argparse
 import json
-import os
 import re
 import sys
 import time
@@ -55,10 +54,8 @@ def run(out, data, cfg, gradient, a):
     from darknet_py.train import train
     cfg_path = out / f"{gradient}.cfg"
     cfg_path.write_text(with_gradient(cfg.read_text(), gradient))
-    data_path = out / f"{gradient}.data"
-    data_path.write_text(data.read_text().replace("backup=backup", f"backup=backup-{gradient}") .replace(
-        "=train.txt", f"={data.parent.name}/train.txt").replace("=valid.txt", f"={data.parent.name}/valid.txt")
-        .replace("=shapes.names", f"={data.parent.name}/shapes.names"))
+    data_path = data.parent / f"{gradient}.data"      # beside shapes.data: the same relative paths
+    data_path.write_text(data.read_text().replace("backup=backup", f"backup=backup-{gradient}"))
     t0 = time.perf_counter()
     result = train(data_path, cfg_path, max_batches=a.max_batches, seed=a.seed, augment=a.augment,
                    progress=False, log=lambda m: None)
