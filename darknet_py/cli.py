@@ -93,8 +93,11 @@ def build_parser():
     q.add_argument("out", metavar="OUT", help="folder to write (images/, labels/, train.txt, shapes.data, ...)")
     q.add_argument("--train", type=int, default=1000, metavar="N", help="training images (default 1000)")
     q.add_argument("--valid", type=int, default=200, metavar="M", help="validation images (default 200)")
-    q.add_argument("--size", type=int, default=96, metavar="S", help="image side in pixels (default 96)")
+    q.add_argument("--size", type=int, default=None, metavar="S",
+                   help="image side in pixels (default 96; 32 with --classify)")
     q.add_argument("--seed", type=int, default=0, metavar="K", help="seed (default 0): same seed, same files")
+    q.add_argument("--classify", action="store_true",
+                   help="classification variant: one shape per image, its class name in the file name")
     q.set_defaults(run=run_data_shapes)
 
     p = verbs.add_parser("detect", help="objects in images as Darknet's `detector test`: labels, boxes, drawings")
@@ -306,10 +309,12 @@ def run_valid(args):
 def run_data_shapes(args):
     from tqdm import tqdm
     from .data.shapes import write_shapes
-    if min(args.train, args.valid) < 0 or args.size < 16:
+    size = args.size if args.size is not None else 32 if args.classify else 96
+    if min(args.train, args.valid) < 0 or size < 16:
         raise DarknetError("--train/--valid must be >= 0 and --size >= 16")
     with tqdm(total=args.train + args.valid, unit="img", desc="shapes") as bar:
-        data = write_shapes(args.out, args.train, args.valid, args.size, args.seed, progress=bar.update)
+        data = write_shapes(args.out, args.train, args.valid, size, args.seed, progress=bar.update,
+                            classify=args.classify)
     print(f"wrote {data}")
 
 

@@ -64,3 +64,23 @@ def test_output_rows_have_unit_norm():
     y = net.forward(x)
     assert y.dtype == np.float32
     np.testing.assert_allclose(np.sqrt((y.astype(np.float64) ** 2).sum(axis=1)), 1.0, rtol=1e-6)
+
+
+def test_gradient_passthrough_option_is_darknets_backward_in_default_mode():
+    net = build64(CFG.format(batch=2, c=3, h=2, w=2) + "gradient=passthrough\n")
+    assert not net.compat
+    x = np.random.default_rng(1).normal(size=(2, 3, 2, 2))
+    dy = np.random.default_rng(2).normal(size=(2, 3, 2, 2))
+    y = net.forward(x, train=True)
+    np.testing.assert_allclose(np.sqrt((y ** 2).sum(axis=1)), 1.0, rtol=1e-12)   # forward unchanged
+    net.input_grad[:] = 1.0
+    net.input, net.delta = net.input_buffer, net.input_grad
+    layer = net.layers[0]
+    layer.delta[:] = dy.ravel()
+    layer.backward(net)
+    np.testing.assert_array_equal(net.input_grad, 1.0 + dy.ravel())    # net.delta += delta
+
+
+def test_unknown_gradient_option_is_a_cfg_error():
+    with pytest.raises(darknet_py.CfgError, match=r"gradient=exact is not one of: true, passthrough"):
+        build64(CFG.format(batch=1, c=2, h=1, w=1) + "gradient=exact\n")

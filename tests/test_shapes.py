@@ -53,3 +53,31 @@ def test_cli_writes_the_dataset(tmp_path):
     assert "wrote" in run.stdout and "shapes" in run.stderr          # the progress bar
     write_shapes(tmp_path / "t", train=3, valid=1, size=32, seed=9)
     assert tree(tmp_path / "s") == tree(tmp_path / "t")
+
+
+def test_classify_variant_labels_each_image_by_its_path(tmp_path):
+    from darknet_py.data.files import classes_from_path
+    data = write_shapes(tmp_path / "a", train=6, valid=3, size=32, seed=5, classify=True)
+    assert tree(tmp_path / "a") == tree(Path(write_shapes(tmp_path / "b", 6, 3, 32, 5, classify=True)).parent)
+    dc = read_data_cfg(data)
+    assert "labels=shapes.names" in data.read_text()
+    assert dc.classes == 3 and dc.names == list(NAMES) and not (tmp_path / "a" / "labels").exists()
+    kinds = set()
+    for path, _ in read_list(dc.train) + read_list(dc.valid):
+        found = classes_from_path(path, dc.names)
+        assert len(found) == 1                          # exactly one class name in each path
+        im = np.asarray(Image.open(path).convert("RGB")).astype(int)
+        assert im.shape == (32, 32, 3)
+        colours, counts = np.unique(im.reshape(-1, 3), axis=0, return_counts=True)
+        assert counts.max() >= 40        # a solid shape (>= 12 px side), not noise, whose colours rarely repeat
+        kinds.add(found[0])
+    assert len(kinds) > 1
+
+
+def test_cli_classify_defaults_to_32_pixels(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    run = subprocess.run([sys.executable, "-m", "darknet_py", "data", "shapes", str(tmp_path / "s"), "--classify",
+                          "--train", "2", "--valid", "1", "--seed", "2"], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    write_shapes(tmp_path / "t", train=2, valid=1, size=32, seed=2, classify=True)
+    assert tree(tmp_path / "s") == tree(tmp_path / "t")
