@@ -25,6 +25,9 @@ def first_layer_net(layer_type, extra, shape):
 def gradients(net, x, delta, input_grad):
     for _, _, grad in net.layers[0].parameters():
         grad[:] = 0.0
+    reset = getattr(net.layers[0], "reset_state", None)
+    if reset is not None:                   # [lstm]/[gru] carry their state from one forward to the next
+        reset()
     net.forward(x, train=True)
     dx = net.backward(delta, input_grad=input_grad)
     return dx, [grad.copy() for _, _, grad in net.layers[0].parameters()]

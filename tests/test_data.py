@@ -222,8 +222,9 @@ def test_detection_batches_are_a_function_of_seed_and_iteration(shapes):
             s.close()
     x, truth = a[0]
     assert x.shape == (4, 3, 32, 32) and x.dtype == np.float32 and 0 <= x.min() and x.max() <= 1
-    assert truth.shape == (4, 6 * 5)
-    boxes = truth.reshape(4, 6, 5)
+    assert truth.shape == (4, 90 * 5)                     # the [yolo] truth holds max(max, 90) boxes ...
+    assert not truth[:, 6 * 5:].any()                     # ... of which max=6 are filled, as Darknet
+    boxes = truth[:, :6 * 5].reshape(4, 6, 5)
     real = boxes[boxes[:, :, 2] > 0]
     assert len(real) and ((real[:, :4] >= 0) & (real[:, :4] <= 1)).all() and set(real[:, 4]) <= {0, 1, 2}
 
@@ -236,7 +237,7 @@ def test_without_augmentation_the_boxes_are_the_labels_letterboxed(shapes):
         s.close()
     picks = np.random.default_rng([0, 0]).integers(0, 6, 4)
     labels = read_labels(label_path(read_list(shapes.train)[picks[0]][0]), 3)   # square images: no bars
-    got = truth[0].reshape(6, 5)[:len(labels)]
+    got = truth[0, :6 * 5].reshape(6, 5)[:len(labels)]
     np.testing.assert_allclose(got[:, :4], labels[:, 1:], atol=1e-5)
     np.testing.assert_array_equal(got[:, 4], labels[:, 0])
 

@@ -70,6 +70,8 @@ class BatchSource:
         # as one batch of that size would be; this process takes the slots rank*per .. (rank+1)*per - 1
         self.rank, self.ranks = rank, ranks
         self.truths = net.truths
+        # boxes kept per image: the detection layer's max= (Darknet's num_boxes), at most what fits
+        self.max_boxes = min(getattr(net.layers[-1], "max_boxes", self.truths // 5), self.truths // 5)
         self.detection = net.layers[-1].type in DETECTION_LAYERS
         self.classes = classes
         self.names = names
@@ -140,8 +142,9 @@ class BatchSource:
             flip = a.flip and bool(rng.integers(2))
             if flip:
                 sized = aug.flip_image(sized)
-        truth = fill_truth_detection(boxes, self.truths // 5, flip, -dx / w, -dy / h, nw / w, nh / h,
-                                     rng if a.enabled else None)
+        truth = np.zeros(self.truths, np.float32)       # (truths,): max_boxes rows, the rest zero
+        truth[:self.max_boxes * 5] = fill_truth_detection(boxes, self.max_boxes, flip, -dx / w, -dy / h,
+                                                          nw / w, nh / h, rng if a.enabled else None)
         return sized, truth
 
     def _classifier_item(self, im, path, rng, size):       # square crops, as Darknet's classifier

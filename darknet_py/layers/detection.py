@@ -23,7 +23,7 @@ from ..kernels import blas
 from ..kernels import softmax as sm
 from ..kernels import yolov1
 from ..registry import register_layer
-from .base import Layer, Option
+from .base import Layer, Option, alloc
 
 RANDOM_UNTIL_SEEN = 64000        # Darknet picks the responsible box at random before this many images
 
@@ -60,7 +60,8 @@ class Detection(Layer):
                                                         "class_scale")}
         locations = side * side
         self.truths = locations * (1 + coords + classes)
-        self.picks = np.full(batch * locations, -1, dtype=np.int64)   # (B, locations) forced box or -1
+        self.picks = alloc(batch * locations, np.int64)   # (B, locations) forced box or -1
+        self.picks[:] = -1
         self.cost = None
         self.avg_iou = None
 
