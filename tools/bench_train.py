@@ -22,9 +22,11 @@ time-to-map: writes the shapes data (darknet_py.data.shapes, seeded), trains CFG
 darknet_py.train.train and evaluates mAP@0.5 on the valid list (darknet_py.evaluate.evaluate_map, the
 function behind ``darknet-py map``) every --every iterations, stopping at the first evaluation >= --target.
 Training and evaluation wall times are reported separately (training includes data loading and the
-loop's checkpoints every 100 iterations).
+loop's checkpoints every 100 iterations). Ctrl-C stops the training after the current iteration (train()'s
+own handling) and the evaluations so far are reported (reached: false).
 """
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -385,7 +387,7 @@ def main(argv=None):
         args.size = args.size or None
         WORKERS[args.worker](args)
         return 0
-    log = (lambda *a, **k: None) if args.quiet else print
+    log = (lambda *a, **k: None) if args.quiet else functools.partial(print, flush=True)   # progress in logs
     try:
         res = run_throughput(args, log) if args.mode == "throughput" else run_time_to_map(args, log)
     except bench.WorkerFailed as e:
