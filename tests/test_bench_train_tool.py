@@ -9,7 +9,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOL = os.path.join(ROOT, "tools", "bench_train.py")
-TINY_CASE = "cfg/shapes-detector.cfg:32:2"        # 32x32 input, batch 2: a 4x4 [yolo] grid
+TINY_CASE = "darknet_py/models/shapes-detector.cfg:32:2"        # 32x32 input, batch 2: a 4x4 [yolo] grid
 
 
 def _run(tmp_path, *argv):
@@ -33,7 +33,7 @@ def _throughput(tmp_path, *extra):
     assert res["mode"] == "throughput" and "training throughput" in text
     assert any("stand-in" in n for n in res["notes"])
     (case,) = res["cases"]
-    assert case["cfg"] == os.path.join("cfg", "shapes-detector.cfg")
+    assert case["cfg"] == os.path.join("darknet_py", "models", "shapes-detector.cfg")
     assert case["batch"] == 2 and case["input_shape"] == [3, 32, 32]
     _check_steps(case["darknet_py"], runs=2)         # 2 rounds x 1 run, pooled
     return case

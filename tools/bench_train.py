@@ -3,7 +3,7 @@
 and the wall time until a detector trained on the synthetic shapes data reaches a target mAP.
 
     python tools/bench_train.py throughput --json out.json            # shapes-detector b32 + yolov3-tiny 416 b8
-    python tools/bench_train.py throughput --case cfg/shapes-detector.cfg:32:2 --runs 1 --rounds 1
+    python tools/bench_train.py throughput --case darknet_py/models/shapes-detector.cfg:32:2 --runs 1 --rounds 1
     python tools/bench_train.py time-to-map --json out.json           # 2000/200 shapes images, seed 1, >= 0.9
 
 throughput: every case (CFG:SIZE:BATCH; SIZE 0 keeps the cfg's) is prepared by tools/bench.py's
@@ -39,7 +39,7 @@ sys.path.insert(0, HERE)
 import bench  # noqa: E402  (tools/bench.py: prepare worker, torch model, thread settings, helpers)
 
 ROOT = bench.ROOT
-DEFAULT_CASES = ("cfg/shapes-detector.cfg:0:32", "cfg/yolov3-tiny.cfg:416:8")
+DEFAULT_CASES = ("darknet_py/models/shapes-detector.cfg:0:32", "cfg/yolov3-tiny.cfg:416:8")
 BOXES_PER_IMAGE = 4
 TORCH_LOSS_NOTE = ("PyTorch's [yolo] loss is a stand-in of similar cost written the simple way in torch "
                    "(YOLOv3-style: best anchor, squared errors, ignore rule), not Darknet's exact loss")
@@ -352,7 +352,7 @@ def parse_args(argv=None):
     t.add_argument("--rounds", type=int, default=3, help="alternating processes per contender (default 3)")
     t.add_argument("--no-torch", action="store_true", help="darknet_py only")
     m = sub.add_parser("time-to-map", help="wall time until mAP@0.5 >= --target on the shapes data")
-    m.add_argument("--cfg", default=os.path.join(ROOT, "cfg", "shapes-detector.cfg"))
+    m.add_argument("--cfg", default=os.path.join(ROOT, "darknet_py", "models", "shapes-detector.cfg"))
     m.add_argument("--train", type=int, default=2000, help="training images (default 2000)")
     m.add_argument("--valid", type=int, default=200, help="validation images (default 200)")
     m.add_argument("--size", type=int, default=96, help="image side (default 96)")
