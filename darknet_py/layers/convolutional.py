@@ -97,7 +97,6 @@ STRIP_BYTES = 4 << 20   # inference: a conv whose column matrix is larger runs i
 # CfgError at the key's line (never a warning over a different network). key: (what, "off" value).
 UNSUPPORTED_KEYS = {
     "antialiasing": ("anti-aliased (blurred, strided) convolution", "0"),
-    "share_index": ("weights shared with another layer", None),
     "deform": ("deformable convolution", "0"),
     "sway": ("rotation-invariant (sway) convolution", "0"),
     "rotate": ("rotation-invariant convolution", "0"),
@@ -127,7 +126,10 @@ class Convolutional(ParamLayer):
         Option("binary", 0, "1: binarised weights sign(w)*mean|w| per filter"),
         Option("xnor", 0, "1: binarised weights and inputs (+1/-1)"),
         Option("flipped", 0, "transposed weights in the file (not supported)"),
+        Option("share_index", None, "use the weights of that earlier [convolutional] (AlexeyAB; "
+                                    "negative: relative); this layer saves none"),
     )
+    shared_from = None      # the layer whose parameters this one uses (share_index), else None
 
     def __init__(self, batch, in_shape, net, filters, size=1, stride=1, padding=0, groups=1,
                  activation=activations.LOGISTIC, batch_normalize=False, stride_x=None, stride_y=None,
@@ -207,8 +209,24 @@ class Convolutional(ParamLayer):
                              "groups")
         if h + 2 * padding < size or w + 2 * padding < size:
             raise opts.error(f"a {size}x{size} kernel with padding {padding} does not fit a {h}x{w} input", "size")
-        return cls(net.batch, in_shape, net, filters, size, stride, padding, groups, activation, batch_normalize,
-                   stride_x, stride_y, dilation, binary, xnor)
+        layer = cls(net.batch, in_shape, net, filters, size, stride, padding, groups, activation, batch_normalize,
+                    stride_x, stride_y, dilation, binary, xnor)
+        if opts.raw("share_index", None) is not None:
+            layer.share_parameters(_shared_layer(opts, net, layer), fork=net.flavour == "alexeyab")
+        return layer
+
+    def share_parameters(self, source, fork=False):
+        """share_index: compute with ``source``'s weights, biases (and batch-norm scales and rolling
+        statistics), adding this layer's gradients into its ``*_updates``. The parameters belong to
+        ``source``: listed, saved and updated there once. ``fork``: AlexeyAB's CPU update runs in every
+        sharing layer too, so the shared weights take one step per layer (kept in compat)."""
+        names = ["weights", "weight_updates", "biases", "bias_updates"]
+        if self.batch_normalize:
+            names += ["scales", "scale_updates", "rolling_mean", "rolling_variance"]
+        for name in names:
+            setattr(self, name, getattr(source, name))
+        self.shared_from, self._update_shared = source, fork
+        self._fold = False                  # the source's updates move the weights behind our back
 
     # ------------------------------------------------------------------ views
     def _dims(self):
@@ -468,15 +486,21 @@ class Convolutional(ParamLayer):
                                           self.weight_updates)
 
     def update(self, args):
+        if self.shared_from is not None and not self._update_shared:
+            return                                       # updated once, by the layer they belong to
         super().update(args)
         self.params_version += 1
 
     def parameters(self):
+        if self.shared_from is not None:
+            return []                                    # share_index: listed by their owner
         self.params_version += 1                         # callers may write into what they get
         return super().parameters()
 
     # ------------------------------------------------------------------ file, summary
     def weight_arrays(self):
+        if self.shared_from is not None:
+            return []                                    # the fork saves shared weights once, at the owner
         self.params_version += 1                         # load_weights writes into these
         if self.batch_normalize:
             return [self.biases, self.scales, self.rolling_mean, self.rolling_variance, self.weights]
@@ -489,3 +513,21 @@ class Convolutional(ParamLayer):
         stride = f"{self.stride_x}" if self.stride_x == self.stride_y else f"{self.stride_x}x{self.stride_y}"
         dilation = f"(d{self.dilation})" if self.dilation > 1 else ""
         return {"filters": self.n, "size": f"{self.size}x{self.size}/{stride}{dilation}"}
+
+
+def _shared_layer(opts, net, layer):
+    """The earlier [convolutional] named by share_index, with this layer's parameter shapes."""
+    here = len(net.layers)
+    value = opts.int("share_index")
+    index = value if value >= 0 else here + value
+    if not 0 <= index < here or net.layers[index].type != "convolutional":
+        raise opts.error(f"share_index={value} must point at an earlier [convolutional] layer", "share_index")
+    source = net.layers[index]
+    if source.shared_from is not None:
+        source = source.shared_from
+    if (source.weights.shape, source.batch_normalize) != (layer.weights.shape, layer.batch_normalize):
+        raise opts.error(f"share_index={value}: layer {index} has {source.weights.size} weights"
+                         f"{' with' if source.batch_normalize else ' without'} batch norm; this layer needs "
+                         f"{layer.weights.size}{' with' if layer.batch_normalize else ' without'}", "share_index")
+    return source
+
