@@ -12,8 +12,11 @@ Divergences (README: "Where darknet_py differs from Darknet"):
 * Darknet averages each detection layer's output with a horizontally flipped second batch item when
   the layer's batch is 2 (avg_flipped_yolo); here every batch item is decoded on its own, as Darknet's
   ``detector test`` does after set_batch_network(net, 1).
-* ``hier_thresh`` only matters for a softmax tree (yolo9000), which [region] does not support here, so
-  it is accepted and unused, as it is for [yolo] in Darknet.
+* ``hier_thresh`` only matters for a [region] with a softmax tree (yolo9000): as Darknet's
+  get_region_detections, each (anchor, cell) turns its conditional class probabilities into absolute
+  ones and keeps one class, the deepest whose path probability stays above hier_thresh, with the
+  objectness as its probability. Darknet does that in place on the layer's output; here on a copy.
+  [yolo] ignores it, as in Darknet.
 * [yolo] with AlexeyAB's ``new_coords=1`` decodes w, h as ``tw*tw*4*anchor/net`` (the fork's
   get_yolo_box); ``scale_x_y`` is applied by the layer's forward, so the decoding reads it already done.
 """
@@ -24,6 +27,7 @@ import numpy as np
 from .errors import DarknetError
 from .image import letterbox_size
 from .kernels import boxes as bk
+from .tree import hierarchy_predictions, hierarchy_top_prediction
 
 F32 = np.float32
 
@@ -82,9 +86,11 @@ def yolo_candidates(output, lw, lh, mask, anchors, classes, net_w, net_h, thresh
     return boxes, objectness, prob
 
 
-def region_candidates(output, lw, lh, num, coords, classes, anchors, thresh, background=False):
+def region_candidates(output, lw, lh, num, coords, classes, anchors, thresh, background=False, tree=None,
+                      hier_thresh=0.5):
     """get_region_detections before correct_region_boxes, on one batch item's flat [region] output laid
-    out (anchor, coords+1+classes, lh, lw): every (anchor, cell), anchor-major; anchors in grid cells."""
+    out (anchor, coords+1+classes, lh, lw): every (anchor, cell), anchor-major; anchors in grid cells.
+    ``tree``: the layer's class tree (one class per candidate, see the module docstring)."""
     thresh = F32(thresh)
     out = np.asarray(output, F32).reshape(num, coords + 1 + classes, lh * lw)
     cells = lh * lw
@@ -99,10 +105,28 @@ def region_candidates(output, lw, lh, num, coords, classes, anchors, thresh, bac
     boxes[:, 3] = np.exp(flat[:, 3].astype(np.float64)) * anchor[:, 1] / lh
     objectness = np.where(scale > thresh, scale, F32(0)).astype(F32)
     # Darknet reads the classes at coords+1+j, with background=1 too (where its softmax starts at coords)
+    if tree is not None:
+        return boxes, objectness, tree_probabilities(out, scale, tree, coords + (0 if background else 1),
+                                                     thresh, hier_thresh)
     prob = scale[:, None] * flat[:, coords + 1:coords + 1 + classes]
     prob[~(prob > thresh)] = 0
     prob[objectness == 0] = 0
     return boxes, objectness, prob
+
+
+def tree_probabilities(out, scale, tree, first, thresh, hier_thresh):
+    """(num*cells, classes) probabilities of a tree head (get_region_detections with a softmax_tree
+    and no map): per candidate only the class hierarchy_top_prediction picks, at the objectness."""
+    num, _, cells = out.shape
+    prob = np.zeros((num * cells, tree.n), F32)
+    for a in range(num):
+        absolute = out[a, first:first + tree.n].copy()          # (classes, cells): the output stays as it is
+        hierarchy_predictions(absolute, tree)
+        for cell in range(cells):
+            row = a * cells + cell
+            j = hierarchy_top_prediction(absolute[:, cell], tree, F32(hier_thresh))
+            prob[row, j] = scale[row] if scale[row] > thresh else 0
+    return prob
 
 
 def correct_boxes(boxes, im_w, im_h, net_w, net_h, relative=True):
@@ -150,7 +174,8 @@ def get_network_boxes(net, im_w, im_h, thresh=0.5, hier_thresh=0.5, relative=Tru
                                    thresh, new_coords=bool(getattr(layer, "new_coords", False)))
         else:
             part = region_candidates(output, lw, lh, layer.n, layer.coords, layer.classes, layer.anchors,
-                                     thresh, background=bool(layer.background))
+                                     thresh, background=bool(layer.background), tree=getattr(layer, "tree", None),
+                                     hier_thresh=hier_thresh)
         correct_boxes(part[0], im_w, im_h, net_w, net_h, relative)
         parts.append(part)
     return Candidates.concat(parts, layers[0].classes)

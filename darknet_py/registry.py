@@ -14,9 +14,9 @@ ENTRY_POINT_GROUP = "darknet_py.layers"
 _LAYERS = {}            # section type or alias -> layer class
 _loaded_plugins = set()  # entry point names already imported (load_plugins is idempotent)
 _builtins_loaded = False
-# Darknet section types not implemented here ([iseg] is a training-only loss; AlexeyAB's
-# [conv_lstm]): named as such rather than "unknown".
-NOT_IMPLEMENTED = ("iseg", "conv_lstm")
+# Darknet section types not implemented here ([iseg] is a training-only loss): named as such
+# rather than "unknown".
+NOT_IMPLEMENTED = ("iseg",)
 
 
 def register_layer(name, *aliases):

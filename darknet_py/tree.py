@@ -86,6 +86,26 @@ def read_tree(value, cfg_path=None, opts=None, key="tree"):
     """Read the tree file a cfg names. Like Darknet the path is tried as given (relative to the
     working directory), then relative to the cfg's folder and to that folder's parent (Darknet's cfgs
     say ``tree=data/9k.tree`` from the root of its checkout, one level above cfg/)."""
+    return _read_beside_cfg(value, cfg_path, opts, key, "tree", parse_tree)
+
+
+def parse_class_map(text, path="<map>"):
+    """A ``map=`` file (Darknet's read_map): one class index per line -> [int]."""
+    indices = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        try:
+            indices.append(int(line.strip()))
+        except ValueError:
+            raise CfgError(f"map file line '{line.strip()}' is not a class index", path, lineno) from None
+    return indices
+
+
+def read_class_map(value, cfg_path=None, opts=None, key="map"):
+    """Read the ``map=`` file of a [region] / [yolo] section, found like ``read_tree``'s file."""
+    return _read_beside_cfg(value, cfg_path, opts, key, "map", parse_class_map)
+
+
+def _read_beside_cfg(value, cfg_path, opts, key, what, parse):
     candidates = [value]
     if cfg_path and not os.path.isabs(value):
         folder = os.path.dirname(os.path.abspath(str(cfg_path)))
@@ -94,18 +114,21 @@ def read_tree(value, cfg_path=None, opts=None, key="tree"):
         if os.path.isfile(candidate):
             try:
                 with open(candidate, encoding="utf-8") as f:
-                    return parse_tree(f.read(), candidate)
+                    return parse(f.read(), candidate)
             except (OSError, UnicodeDecodeError) as e:
-                message = f"cannot read tree file {candidate}: {e}"
+                message = f"cannot read {what} file {candidate}: {e}"
                 raise (opts.error(message, key) if opts else CfgError(message)) from None
-    message = f"tree file {value} not found (tried {', '.join(candidates)})"
+    message = f"{what} file {value} not found (tried {', '.join(candidates)})"
     raise opts.error(message, key) if opts else CfgError(message)
 
 
 def hierarchy_predictions(predictions, tree, only_leaves=False, stride=1):
     """In place: P(class) = P(class | parent) * P(parent) for every class (parents come first in the
-    file, so one pass suffices); with ``only_leaves`` the inner classes are set to 0."""
-    p = predictions.reshape(-1)
+    file, so one pass suffices); with ``only_leaves`` the inner classes are set to 0.
+
+    ``predictions``: flat, class j at ``j*stride``; or (classes, k) with stride 1, k sets at once
+    (a [region] head's cells)."""
+    p = predictions if predictions.ndim == 2 and stride == 1 else predictions.reshape(-1)
     for j in range(tree.n):
         parent = tree.parent[j]
         if parent >= 0:

@@ -91,3 +91,14 @@ def test_a_bug_is_named_as_such(tmp_path, monkeypatch):
     monkeypatch.setattr(darknet_py.summary, "summary_rows", broken)
     (result,) = tool.walk_cfgs([str(tmp_path)])
     assert not result.ok and result.reason.startswith("BUG ZeroDivisionError") and result.reason.endswith("boom")
+
+
+def test_timeout_runs_each_cfg_in_its_own_process(tmp_path):
+    """--timeout: the same results from child processes, and a cfg over the limit fails alone."""
+    tool = load_tool()
+    folder = str(write_folder(tmp_path))
+    results = {os.path.basename(r.path): r for r in tool.walk_cfgs([folder], forward=True, timeout=600)}
+    assert results["good.cfg"].ok and results["good.cfg"].forward and results["good.cfg"].layers == 2
+    assert not results["bad.cfg"].loaded and "activation=nosuch is not an activation" in results["bad.cfg"].reason
+    (slow,) = tool.walk_cfgs([str(tmp_path / "good.cfg")], forward=True, timeout=0.01)
+    assert not slow.ok and slow.forward is False and slow.reason == "timed out after 0.01 s"

@@ -338,3 +338,16 @@ def test_golden_region_cfg_builds_without_unused_keys(recwarn):
     for name in ("region_softmax", "yolo"):
         darknet_py.load_network(Case(golden_root(), name).path("net.cfg"))
     assert not [w for w in recwarn if "unused" in str(w.message)]
+
+
+def test_contrastive_passes_the_input_through_and_refuses_to_train():
+    from darknet_py import DarknetError
+    body = YOLO + "\n[route]\nlayers=-2\n\n[contrastive]\nyolo_layer=-2\nclasses=1\ntemperature=1.0\n"
+    net = build64(cfg("[convolutional]\nfilters=16\nsize=1\nactivation=linear\n\n" + body))
+    x = np.random.default_rng(0).normal(size=(2, 16, 3, 4))
+    np.testing.assert_array_equal(net.forward(x), net.layers[0].output.reshape(2, 16, 3, 4))
+    check_gradients(cfg("[contrastive]\n"), train=False)
+    with pytest.raises(DarknetError, match="contrastive training loss is not implemented"):
+        net.forward(x, train=True, truth=np.zeros((2, net.truths)))
+    with pytest.raises(CfgError, match=r"yolo_layer=-1 must point at an earlier \[yolo\] layer"):
+        build64(cfg("[contrastive]\nyolo_layer=-1\n"))

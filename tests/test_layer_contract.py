@@ -23,6 +23,7 @@ SPECS = {
     "sam": ("from=-1", (4, 6, 6)),               # prev * prev: the from-layer is also the input
     "scale_channels": ("from=-1", (4, 1, 1)),    # per-channel factors of a 1x1 map
     "detection": ("coords=4\nside=2\nclasses=1", (24, 1, 1)),   # 2x2 cells x ((1+4)*1 box + 1 class)
+    "conv_lstm": ("pad=1", (4, 6, 6)),           # the state keeps its size: size=3 needs pad=1
 }
 TYPES = sorted(registered_layers())
 

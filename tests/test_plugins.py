@@ -138,7 +138,7 @@ def test_unknown_type_lists_known_types():
     assert str(err.value).startswith("a.cfg:7 [nope]")
 
 
-@pytest.mark.parametrize("name", ["iseg", "conv_lstm"])
+@pytest.mark.parametrize("name", ["iseg"])
 def test_darknet_types_not_implemented_say_so(name):
     with pytest.raises(CfgError, match=rf"\[{name}\] is a Darknet layer type that darknet_py does not implement"):
         layer_class(name, "a.cfg", 3)

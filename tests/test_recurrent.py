@@ -168,3 +168,70 @@ def test_training_step_updates_every_inner_layer():
     net.update()
     after = net.layers[0].weight_arrays()
     assert all(not np.array_equal(a, b) for a, b in zip(before, after))
+
+
+CONV_INPUT = "channels=2\nheight=3\nwidth=3"
+
+
+@pytest.mark.parametrize("peephole", [0, 1])
+def test_conv_lstm_gradients_through_time(peephole):
+    gradcheck(f"[conv_lstm]\noutput=2\nsize=3\npad=1\npeephole={peephole}", inputs=CONV_INPUT)
+
+
+def test_conv_lstm_batch_norm_and_activation_gradients():
+    gradcheck("[conv_lstm]\noutput=2\nsize=1\nactivation=leaky\nbatch_normalize=1\ngroups=2", train=False,
+              inputs=CONV_INPUT)
+
+
+def test_conv_lstm_gradients_with_the_forks_overwriting_conv_backward():
+    """compat="alexeyab": the fork's conv backward overwrites its input delta; the four W (and U)
+    convolutions' input gradients must still add up."""
+    text = cfg("[conv_lstm]\noutput=2\nsize=3\npad=1", CONV_INPUT)
+    net = with_fixed_initial_state(build64(text))
+    net.flavour = "alexeyab"
+    net.layers[0].scratch = net.layers[0].alloc(net.layers[0].dh.size)
+    check_gradients(text, net=net, train=True, max_checks=12)
+
+
+def test_conv_lstm_keeps_its_state_between_forwards():
+    text = "[net]\nbatch=1\ntime_steps={}\nchannels=2\nheight=3\nwidth=3\n\n[conv_lstm]\noutput=2\npad=1\n"
+    long_net, short_net = (build_network(parse_cfg(text.format(n), "<s>"), dtype=np.float64, max_memory=None)
+                           for n in (4, 2))
+    for a, b in zip(long_net.layers[0].weight_arrays(), short_net.layers[0].weight_arrays()):
+        b[:] = a
+    x = np.random.default_rng(0).normal(size=(4, 2, 3, 3))
+    whole = long_net.forward(x).copy()
+    halves = np.concatenate([short_net.forward(x[:2]).copy(), short_net.forward(x[2:]).copy()])
+    np.testing.assert_allclose(halves, whole, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("peephole", [0, 1])
+def test_conv_lstm_weights_round_trip_in_the_forks_order(tmp_path, peephole):
+    order = ["vf", "vi", "vo"] * peephole + ["wf", "wi", "wg", "wo", "uf", "ui", "ug", "uo"]
+    text = cfg(f"[conv_lstm]\noutput=2\npad=1\nbatch_normalize=1\npeephole={peephole}", CONV_INPUT)
+    net = build_network(parse_cfg(text, "<w>"), max_memory=None)
+    layer = net.layers[0]
+    assert list(layer.weight_order) == order
+    rng = np.random.default_rng(3)
+    for a in layer.weight_arrays():
+        a[:] = rng.normal(size=a.size)
+    path = tmp_path / "c.weights"
+    net.save_weights(path)
+    data = np.fromfile(path, dtype="<f4", offset=20)
+    expected = np.concatenate([a for name in order for a in layer.inner[name].weight_arrays()])
+    np.testing.assert_array_equal(data, expected.astype(np.float32))
+    other = build_network(parse_cfg(text, "<w>"), max_memory=None)
+    other.load_weights(path)
+    x = rng.normal(size=(net.batch,) + net.input_shape).astype(np.float32)
+    np.testing.assert_array_equal(net.forward(x), other.forward(x))
+
+
+@pytest.mark.parametrize("key, message", [("bottleneck=1", "bottleneck must be 0"), ("stride=2", "stride must be 1"),
+                                          ("lstm_activation=relu", "lstm_activation must be tanh"),
+                                          ("pad=0", "changes the 3x3 state size")])
+def test_conv_lstm_unsupported_keys_are_errors_at_their_line(key, message):
+    from darknet_py.errors import CfgError
+    text = cfg(f"[conv_lstm]\noutput=2\nsize=3\n{key}" + ("" if key == "pad=0" else "\npad=1"), CONV_INPUT)
+    with pytest.raises(CfgError, match=message) as err:
+        build_network(parse_cfg(text, "<e>"), max_memory=None)
+    assert err.value.line == (10 if key == "pad=0" else 11)     # the key's own line (pad=0: size's)

@@ -1,6 +1,7 @@
 """Walk a folder of Darknet cfgs: does each one load (``summary``) and run a forward?
 
     python tools/cfg_walk.py FOLDER [FOLDER ...] [--forward] [--max-memory MiB] [--strict] [--recursive]
+                             [--timeout S]
 
 For every ``*.cfg``: build the network at batch 1 (one sequence of ``time_steps`` for recurrent
 cfgs) and compute its summary table; with ``--forward`` also run one inference forward at the cfg's
@@ -13,18 +14,25 @@ budget each network may allocate (darknet_py's own memory guard), generous for b
 enough that a 2-core shared machine survives the largest cfgs. Buffers are zeroed lazily by the OS,
 so an inference forward touches only what it uses.
 
+Isolation: ``--timeout S`` runs each cfg in its own Python process and stops it after S seconds
+(reported as a failure "timed out after S s"), so that one huge or slow cfg cannot stall the walk
+and a crash (out of memory, a segfault) is reported for that cfg alone. The processes share the
+on-disk Numba cache, so only the first pays the compilations.
+
 ``walk_cfgs`` is the same without the command line (tests/test_cfg_walk.py uses it).
 """
 import argparse
 import glob
+import json
 import os
 import re
+import subprocess
 import sys
 import time
 import traceback
 import warnings
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -98,13 +106,35 @@ def check_cfg(path, forward=False, max_memory=DEFAULT_MAX_MEMORY_MIB << 20, stri
     return result
 
 
+def check_cfg_in_process(path, timeout, forward=False, max_memory=DEFAULT_MAX_MEMORY_MIB << 20, strict=False):
+    """``check_cfg`` in a child process stopped after ``timeout`` seconds: a hang, a crash or an
+    exhausted memory fails this cfg alone."""
+    command = [sys.executable, os.path.abspath(__file__), "--one", path, "--max-memory", str(max_memory / 2**20)]
+    command += ["--forward"] * forward + ["--strict"] * strict
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return CfgResult(path, forward=False if forward else None, reason=f"timed out after {timeout:g} s",
+                         seconds=time.perf_counter() - t0)
+    lines = p.stdout.strip().splitlines()
+    if p.returncode != 0 or not lines:
+        tail = " ".join((p.stderr.strip().splitlines() or ["no output"])[-1].split())
+        return CfgResult(path, forward=False if forward else None, seconds=time.perf_counter() - t0,
+                         reason=f"process died (exit status {p.returncode}): {tail}")
+    return CfgResult(**json.loads(lines[-1]))
+
+
 def walk_cfgs(folders, forward=False, max_memory=DEFAULT_MAX_MEMORY_MIB << 20, strict=False, recursive=False,
-              progress=None):
+              progress=None, timeout=None):
     """[CfgResult] for every cfg in ``folders`` (a folder or a cfg path each). ``progress``: called
-    with each result as soon as it is known."""
+    with each result as soon as it is known. ``timeout``: seconds per cfg, each in its own process."""
     results = []
     for path in find_cfgs(folders, recursive):
-        r = check_cfg(path, forward=forward, max_memory=max_memory, strict=strict)
+        if timeout:
+            r = check_cfg_in_process(path, timeout, forward=forward, max_memory=max_memory, strict=strict)
+        else:
+            r = check_cfg(path, forward=forward, max_memory=max_memory, strict=strict)
         results.append(r)
         if progress:
             progress(r)
@@ -142,14 +172,23 @@ def summary_lines(results, forward=False):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("folders", nargs="+", help="folders of .cfg files (or cfg files)")
+    p.add_argument("folders", nargs="*", help="folders of .cfg files (or cfg files)")
     p.add_argument("--forward", action="store_true", help="also run a batch-1 inference forward at the cfg's size")
     p.add_argument("--max-memory", type=float, default=DEFAULT_MAX_MEMORY_MIB,
                    help=f"MiB each network's buffers may take (default {DEFAULT_MAX_MEMORY_MIB})")
     p.add_argument("--strict", action="store_true", help="cfg warnings (unused keys, ...) count as failures")
     p.add_argument("--recursive", action="store_true", help="also walk subfolders")
     p.add_argument("--warnings", action="store_true", help="print each cfg's warnings under its line")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds per cfg, each cfg in its own process (default: all in this process, no limit)")
+    p.add_argument("--one", metavar="CFG", help=argparse.SUPPRESS)     # the child of --timeout: one JSON line
     args = p.parse_args(argv)
+    if args.one:
+        r = check_cfg(args.one, forward=args.forward, max_memory=int(args.max_memory * 2**20), strict=args.strict)
+        print(json.dumps(asdict(r)))
+        return 0
+    if not args.folders:
+        p.error("name at least one folder of cfgs")
 
     def progress(r):
         print(result_line(r), flush=True)
@@ -158,7 +197,7 @@ def main(argv=None):
                 print(f"      warning: {w}")
 
     results = walk_cfgs(args.folders, forward=args.forward, max_memory=int(args.max_memory * 2**20),
-                        strict=args.strict, recursive=args.recursive, progress=progress)
+                        strict=args.strict, recursive=args.recursive, progress=progress, timeout=args.timeout)
     if not results:
         print(f"no .cfg files in {', '.join(args.folders)}", file=sys.stderr)
         return 2

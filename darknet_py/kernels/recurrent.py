@@ -72,3 +72,50 @@ def gru_reset_backward(dforgot, h_prev, r, dr, dh_prev):
     for k in prange(r.size):
         dr[k] = dforgot[k] * h_prev[k] * r[k] * (1.0 - r[k])
         dh_prev[k] += dforgot[k] * r[k]
+
+
+@parallel_kernel
+def lstm_cell_forward(f, i_, g, c_prev, c):
+    """[conv_lstm]'s cell, gates given as summed pre-activations and activated in place:
+    f, i logistic, g tanh; c = f*c_prev + i*g. (The output gate may read c: see lstm_hidden_forward.)"""
+    for k in prange(c.size):
+        f[k] = 1.0 / (1.0 + np.exp(-f[k]))
+        i_[k] = 1.0 / (1.0 + np.exp(-i_[k]))
+        g[k] = np.tanh(g[k])
+        c[k] = f[k] * c_prev[k] + i_[k] * g[k]
+
+
+@parallel_kernel
+def lstm_hidden_forward(o, c, h):
+    """o = logistic(o) in place (o holds the summed pre-activation); h = o*tanh(c)."""
+    for k in prange(c.size):
+        o[k] = 1.0 / (1.0 + np.exp(-o[k]))
+        h[k] = o[k] * np.tanh(c[k])
+
+
+@parallel_kernel
+def constrain(x, limit):
+    """Clip x to [-limit, limit] in place (Darknet's constrain_cpu)."""
+    for k in prange(x.size):
+        x[k] = min(limit, max(-limit, x[k]))
+
+
+@parallel_kernel
+def lstm_hidden_backward(dy, dh, c, o, do, dc):
+    """From the gradient w.r.t. h (dy + dh): writes the output gate's pre-activation delta do and
+    ADDS h's share into dc (the gradient w.r.t. c)."""
+    for k in prange(c.size):
+        d = dy[k] + dh[k]
+        tc = np.tanh(c[k])
+        do[k] = d * tc * o[k] * (1.0 - o[k])
+        dc[k] += d * o[k] * (1.0 - tc * tc)
+
+
+@parallel_kernel
+def lstm_cell_backward(dc, c_prev, f, i_, g, df, di, dg, dc_prev):
+    """From the complete gradient w.r.t. c: writes the f, i, g pre-activation deltas; dc_prev += dc*f."""
+    for k in prange(dc.size):
+        df[k] = dc[k] * c_prev[k] * f[k] * (1.0 - f[k])
+        di[k] = dc[k] * g[k] * i_[k] * (1.0 - i_[k])
+        dg[k] = dc[k] * i_[k] * (1.0 - g[k] * g[k])
+        dc_prev[k] += dc[k] * f[k]

@@ -14,6 +14,13 @@ coord_scale*(2 - w*h), objectness object_scale*(1 - p) (``rescore``: (iou - p)),
 class_scale*((c == cls) - p). ``cost`` is Darknet's sum of squared deltas, ``stats`` its printed
 averages (``stats_line()``). pjreddie compat without a truth uses Darknet's zero truth.
 
+``tree=FILE`` (yolo9000, darknet_py/tree.py): the classes get one softmax per sibling group of the
+tree instead of the logistic / softmax, as Darknet's GPU forward does (pjreddie's CPU forward gives
+softmax_cpu offsets that treat each batch item's classes as contiguous, which they are not when
+h*w > 1: we follow the GPU code). Its backward is the groups' softmax Jacobian for an injected delta;
+the hierarchical training loss is not implemented (DarknetError). ``map=FILE`` is read and kept as
+``class_map`` (Darknet's detector uses a map only when validating on COCO). Boxes: boxes.py.
+
 compat="alexeyab": the fork's [region] is the original YOLOv2 one, a different layer: its CPU
 forward flattens the output to (batch, cell*anchor, coords+1+classes) rows, applies the logistic to
 entry 4 only and the softmax to the classes from entry 5 (x, y get their logistic when boxes are
@@ -35,8 +42,10 @@ from ..errors import DarknetError
 from ..kernels import blas
 from ..kernels import detection as dk
 from ..kernels import softmax as sm
+from ..kernels import tree as tk
 from ..kernels.activations import LOGISTIC, activate
 from ..registry import register_layer
+from ..tree import read_class_map, read_tree
 from ._detection import check_truth, finish_stats, parse_anchors
 from .base import Layer, Option, shape3
 
@@ -58,8 +67,8 @@ class Region(Layer):
         Option("softmax", 0, "softmax over the classes instead of independent logistics"),
         Option("background", 0, "no objectness logistic; the softmax includes that slot"),
         Option("anchors", "0.5,...", "w,h pairs in grid cells, num of them"),
-        Option("tree", None, "hierarchical softmax (yolo9000): not supported"),
-        Option("map", None, "class map file: not supported"),
+        Option("tree", None, "class tree file: one softmax per sibling group (yolo9000; inference)"),
+        Option("map", None, "class map file (read and kept as class_map; Darknet's detector test ignores it)"),
     ) + tuple(Option(k, d, "training loss") for k, d in LOSS_OPTIONS) + tuple(
         Option(k, d, "read like Darknet; no effect on its CPU maths (data loading)") for k, d in TOOL_OPTIONS)
 
@@ -68,6 +77,8 @@ class Region(Layer):
         super().__init__(batch, in_shape, in_shape, dtype=dtype)   # output, delta: (B, num*(coords+1+classes), H, W)
         self.coords, self.classes, self.n = coords, classes, num
         self.softmax, self.background = softmax, background
+        self.tree = None                               # darknet_py.tree.Tree of tree= (then no class softmax)
+        self.class_map = None                          # [int] of map=
         self.anchors = tuple(anchors or [0.5] * (2 * num))
         self.truths = TRUTH_BOXES * (coords + 1)       # net.truth per image: 30 boxes (x, y, w, h, [mask], class)
         for key, default in LOSS_OPTIONS:
@@ -93,9 +104,10 @@ class Region(Layer):
         num = opts.int("num", 1, min=1)
         softmax, background = opts.flag("softmax", 0), opts.flag("background", 0)
         anchors = parse_anchors(opts, num)
-        for key in ("tree", "map"):
-            if opts.raw(key, None) is not None:
-                raise opts.error(f"{key}= is not supported", key)
+        tree = read_tree(opts.str("tree"), opts.section.path, opts) if opts.raw("tree", None) is not None else None
+        if tree is not None and tree.n != classes:
+            raise opts.error(f"the tree file has {tree.n} classes, the layer classes={classes}", "tree")
+        class_map = read_class_map(opts.str("map"), opts.section.path, opts) if opts.raw("map", None) else None
         for key, default in TOOL_OPTIONS:
             (opts.int if isinstance(default, int) else opts.float)(key, default)
         loss = {key: (opts.int if isinstance(default, int) else opts.float)(key, default)
@@ -106,6 +118,10 @@ class Region(Layer):
         layer = cls(net.batch, in_shape, coords, classes, num, softmax, background, anchors, dtype=net.dtype)
         for key, value in loss.items():
             setattr(layer, key, value)
+        layer.tree, layer.class_map = tree, class_map
+        if tree is not None:                           # the tree's softmax replaces the class logistic/softmax
+            layer.kinds[coords] = dk.RAW if background else dk.SIGMOID
+            layer.kinds[coords + 1:] = dk.SOFTMAX      # its backward: tree_softmax_args
         return layer
 
     def _softmax_args(self):
@@ -126,6 +142,9 @@ class Region(Layer):
         truth = net.truth
         if not net.train:
             return                                      # Darknet's inference: activations only
+        if self.tree is not None and (truth is not None or net.flavour == "pjreddie"):
+            raise DarknetError(f"layer {self.index} [region]: the training loss of a tree= head (yolo9000) is "
+                               f"not implemented; inference and injected gradients are")
         if truth is None:
             if net.flavour != "pjreddie":
                 return                                  # nothing to learn from: the delta stays 0
@@ -145,7 +164,11 @@ class Region(Layer):
         _, h, w = self.in_shape
         size = self.coords + 1 + self.classes
         dk.fork_region_forward(net.input, self.output, self.batch, h * w, self.n * size, size, self.classes,
-                               self.softmax)
+                               self.softmax and self.tree is None)
+        if self.tree is not None:                      # the fork's softmax_tree on each flattened row, in place
+            t = self.tree
+            tk.group_softmax_forward(self.output, self.output, t.group_offset, t.group_size,
+                                     self.batch * self.n * h * w, size, 1, 5, 1.0)
         self.loss_backward = False
         self.stats = None
 
@@ -177,10 +200,21 @@ class Region(Layer):
             activate(self.output[start:start + 2 * wh], 2 * wh, LOGISTIC)
             if not self.background:
                 activate(self.output[start + obj:start + obj + wh], wh, LOGISTIC)
-            if not self.softmax:
+            if not self.softmax and self.tree is None:
                 activate(self.output[start + obj + wh:start + block], self.classes * wh, LOGISTIC)
-        if self.softmax:
+        if self.tree is not None:
+            tk.group_softmax_forward(net.input, self.output, *self._tree_softmax_args())
+        elif self.softmax:
             sm.softmax_forward(net.input, self.output, *self._softmax_args())
+
+    def _tree_softmax_args(self):
+        """Darknet's GPU softmax_tree call: items = batch*anchors, each (coords+1+classes, h*w), the
+        tree's classes from entry coords+1 strided by h*w. (pjreddie's CPU forward passes offsets
+        that treat the classes as one contiguous block per batch item: wrong for h*w > 1.)"""
+        wh = self.in_shape[1] * self.in_shape[2]
+        t = self.tree
+        return (t.group_offset, t.group_size, self.batch * self.n, self.inputs // self.n, wh,
+                (self.coords + 1) * wh, 1.0)
 
     def backward(self, net):
         if net.delta is not None and net.flavour == "alexeyab":   # the fork's CPU backward: flattened order
@@ -194,7 +228,9 @@ class Region(Layer):
             dk.entries_backward(self.output, self.delta, net.delta, self.loss_kinds, blocks, entries, wh, 1.0)
             return
         dk.entries_backward(self.output, self.delta, net.delta, self.kinds, blocks, entries, wh, 1.0)
-        if self.softmax:
+        if self.tree is not None:
+            tk.group_softmax_backward(self.output, self.delta, net.delta, *self._tree_softmax_args())
+        elif self.softmax:
             sm.softmax_backward(self.output, self.delta, net.delta, *self._softmax_args())
 
     def summary(self):
