@@ -71,8 +71,11 @@ def backward_scale(x_norm, delta, scale_updates, batch, n, spatial):
 
 
 @parallel_kernel
-def backward_darknet(x, mean, variance, delta, batch, n, spatial):
-    """delta (w.r.t. x_norm) -> Darknet's delta w.r.t. x, in place (mean_delta, variance_delta, normalize_delta)."""
+def backward_darknet(x, mean, variance, delta, batch, n, spatial, fork=False):
+    """delta (w.r.t. x_norm) -> Darknet's delta w.r.t. x, in place (mean_delta, variance_delta, normalize_delta).
+
+    ``fork``: AlexeyAB's normalize_delta_cpu divides by sqrt(var) + 1e-5 instead of sqrt(var + 1e-5)
+    (not a gradient of either forward; compat only)."""
     count = batch * spatial
     for i in prange(n):
         m = mean[i]
@@ -86,7 +89,7 @@ def backward_darknet(x, mean, variance, delta, batch, n, spatial):
                 sum_dx += delta[base + s] * (x[base + s] - m)
         mean_delta = sum_d * (-1.0 / math.sqrt(var_eps))
         variance_delta = sum_dx * (-0.5 * var_eps ** -1.5)
-        inv_std = 1.0 / math.sqrt(var_eps)
+        inv_std = 1.0 / (math.sqrt(variance[i]) + FORK_EPS) if fork else 1.0 / math.sqrt(var_eps)
         for b in range(batch):
             base = (b * n + i) * spatial
             for s in range(spatial):
@@ -256,28 +259,3 @@ def rolling_update_fork(rolling, stat, n):
     for i in prange(n):
         rolling[i] *= 0.9
         rolling[i] += 0.1 * stat[i]
-
-
-@parallel_kernel
-def backward_fork(x, mean, variance, delta, batch, n, spatial):
-    """delta (w.r.t. x_norm) -> the fork's delta w.r.t. x, in place: ``backward_darknet`` except that
-    normalize_delta_cpu divides by sqrt(var) + 1e-5 (not a gradient of either forward; compat only)."""
-    count = batch * spatial
-    for i in prange(n):
-        m = mean[i]
-        var_eps = variance[i] + FORK_EPS
-        sum_d = 0.0
-        sum_dx = 0.0
-        for b in range(batch):
-            base = (b * n + i) * spatial
-            for s in range(spatial):
-                sum_d += delta[base + s]
-                sum_dx += delta[base + s] * (x[base + s] - m)
-        mean_delta = sum_d * (-1.0 / math.sqrt(var_eps))
-        variance_delta = sum_dx * (-0.5 * var_eps ** -1.5)
-        inv = 1.0 / (math.sqrt(variance[i]) + FORK_EPS)
-        for b in range(batch):
-            base = (b * n + i) * spatial
-            for s in range(spatial):
-                j = base + s
-                delta[j] = (delta[j] * inv + variance_delta * 2.0 * (x[j] - m) / count + mean_delta / count)

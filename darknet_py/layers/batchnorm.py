@@ -8,7 +8,7 @@ written for the biased variance); by default the exact gradient of the forward a
 
 Under ``compat="alexeyab"`` the fork's batch norm instead (golden_alexeyab README 5.1), always pass by
 pass: (x - mean) / sqrt(var + 1e-5) (epsilon inside), rolling stats r = .9 r + .1 stat, the fork's
-backward (``batchnorm.backward_fork``) and NO bias gradient (its backward_batchnorm_layer has no
+backward (``batchnorm.backward_darknet(..., fork=True)``) and NO bias gradient (its backward_batchnorm_layer has no
 backward_bias, so batch-normalised biases never train on the fork's CPU).
 
 With ``net.fast`` (the default) the training forward and every backward run fused kernels with the
@@ -93,7 +93,7 @@ def _backward_fork(layer, net):
     bn.backward_scale(layer.x_norm, delta, layer.scale_updates, b, n, spatial)
     blas.scale_bias(delta, layer.scales, b, n, spatial)
     mean, var = (layer.mean, layer.variance) if net.train else (layer.rolling_mean, layer.rolling_variance)
-    bn.backward_fork(layer.x, mean, var, delta, b, n, spatial)
+    bn.backward_darknet(layer.x, mean, var, delta, b, n, spatial, True)
 
 
 def backward_activation_batchnorm(layer, net, activation):
