@@ -64,6 +64,11 @@ def _configure_environment():
 _configure_environment()
 
 from numba import njit, prange  # noqa: E402  (must come after the environment is set)
+# For kernels written as LLVM IR (kernels/gemm.py's register tiles): an intrinsic's code is emitted
+# inline into the jitted caller, so it is compiled and cached with the caller's flags.
+from numba import types as numba_types  # noqa: E402
+from numba.core import cgutils  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
 
 try:
     # numba.get_num_threads() reaches the threading layer through a ctypes pointer, which makes
@@ -85,7 +90,7 @@ gemm_kernel = njit(**dict(_FLAGS, fastmath={"contract"}))
 parallel_gemm_kernel = njit(parallel=True, **dict(_FLAGS, fastmath={"contract"}))
 
 __all__ = ["kernel", "parallel_kernel", "gemm_kernel", "parallel_gemm_kernel", "prange", "num_threads", "CACHE",
-           "target_cpu", "target_isa", "thread_count"]
+           "target_cpu", "target_isa", "thread_count", "intrinsic", "numba_types", "cgutils"]
 
 # Default features of CPU names LLVM knows (x86), by the widest ISA a gemm micro-kernel can use.
 # Only consulted for a CPU named without a full feature list (NUMBA_CPU_NAME); explicit +/- features

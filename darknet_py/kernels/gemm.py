@@ -18,7 +18,7 @@ Kernels chosen by the CPU
 -------------------------
 ``ISA`` is picked once, at import, from the CPU that Numba compiles for (_jit.target_isa: the
 NUMBA_CPU_NAME / NUMBA_CPU_FEATURES numba reads, else the host): a register tile fits when its
-accumulators plus the B loads and the A broadcast fit the vector registers.
+accumulators plus the A broadcasts and one B register fit the vector registers.
 
 =========  =====================  =========================  ======================================
 ISA        registers              float32 tile (tail)        float64 tile
@@ -29,12 +29,12 @@ generic    16 xmm (SSE) / 32 q    4 x 8 = 8 acc              4 x 4 = 8 acc
            (NEON), via LLVM
 =========  =====================  =========================  ======================================
 
-Why 3 x 32 and not the textbook 6 x 16 on AVX2 (both 12 accumulators + 4 operand registers): LLVM
-schedules all 6 broadcasts of A ahead of their FMAs, which needs 20 ymm registers, and spills: the
-haswell build of a 6 x 16 k-step was 50 instructions with 9 stack accesses for 12 FMAs; 3 x 32 is
-23 instructions, no stack access (4 B loads, 3 broadcasts, 12 FMAs), and so is 3 x 16 for float64.
-The generic tiles are the largest with no spill on baseline x86-64 (SSE2, no FMA: a multiply and an
-add, and a register copy, per pair of elements).
+Why 3 x 32 and not the textbook 6 x 16 on AVX2 (both 12 accumulators): 3 x 32 needs 3 broadcasts +
+1 B register + 12 accumulators = 16 ymm, no spill, and 7 loads per 12 FMAs (the haswell build of a
+k-step is 22 instructions: 3 broadcasts, 4 B loads, 12 FMAs, no stack access), while 6 x 16 on
+2 AVX2 threads ran at 80% of OpenBLAS (median) where 3 x 32 ran at 83-86%. The generic tiles are the largest
+with no spill on baseline x86-64 (SSE2, no FMA: a multiply and an add, and a register copy, per
+pair of elements).
 
 ``gemm`` is a thin Python function that calls the driver of (ISA, dtype); ``gemm_for(isa, dtype)``
 gives any ISA's driver (the tests run every one the host can execute); ``tile()`` describes the
@@ -44,7 +44,8 @@ Why the on-disk cache never hands one ISA's machine code to another CPU: numba k
 function on (its file's stamp, its qualified name and first line, its signature, the target CPU
 name + features). Every (ISA, dtype) variant is its OWN jitted function (``_gemm_avx2_f32``,
 ``_block_avx2_f32``, ...; clones of one template with the tile constants bound in their globals,
-all in this file) that calls its ISA's micro-kernels by name. So (1) code compiled for one CPU is
+all in this file) whose register-tile IR is emitted inline (``_register_tile``, with the ISA's
+register width bound when the variant is made). So (1) code compiled for one CPU is
 only ever loaded for the same CPU name + features; (2) a variant's tile is fixed by its name and this
 file, and editing this file invalidates all of them; (3) the ISA choice itself is made in Python at
 import, never read as a constant by compiled code, so no compiled function depends on a value from
@@ -54,17 +55,14 @@ instructions gets its own compilation, because its name/features differ.
 
 How it is fast (GotoBLAS/BLIS structure; PERFORMANCE.md has the measurements and the traps):
 
-* Register tile: the micro-kernel ``_micro_MRxNR`` keeps an MR x NR block of C in scalar locals,
-  which LLVM's SLP vectorizer turns into vector accumulators (AVX-512 float32: 8 x 32 = 16 zmm, 2 per
-  row). Each step of k loads NR/width vectors of B, broadcasts MR values of A and issues
-  MR * NR/width FMAs: enough independent accumulators to cover the FMA latency on both FMA ports,
-  and few enough loads per FMA. Numba has no SIMD types and no noalias on array arguments, so an
-  array accumulator would be reloaded and stored every k step; scalars are the only way to hold the
-  tile in registers. The kernels' text is therefore generated (``_micro_kernel_source``; tests check
-  that it is in sync). The 32-column float32 tiles have a second, 16-column kernel for column tails
-  of 16 or fewer (N = 169 = 5*32 + 9 wastes 12% of the work with a 32-wide tail, 4% with a 16-wide
-  one); the narrower tiles waste little and have one kernel. Each kernel has a single call site,
-  because every extra one costs LLVM seconds at the first compile.
+* Register tile: the micro-kernel keeps an MR x NR block of C in vector registers (AVX-512
+  float32: 8 x 32 = 16 zmm, 2 per row). Each step of k broadcasts MR values of A, loads NR/width
+  vectors of B one at a time and issues MR * NR/width FMAs: enough independent accumulators to
+  cover the FMA latency on both FMA ports, and few enough loads per FMA. It is written as LLVM
+  vector IR (``_register_tile``, a Numba intrinsic inlined into the block loop), because Numba has
+  no SIMD types and no noalias on array arguments. The 32-column float32 tiles have a second,
+  16-column kernel for column tails of 16 or fewer (N = 169 = 5*32 + 9 wastes 12% of the work with
+  a 32-wide tail, 4% with a 16-wide one); the narrower tiles waste little and have one kernel.
 * Packing: the kernel reads A as rows along k (``aa[ia + r, ka + p]``) and B as rows along n
   (``bb[kb + p, jb + s]``), either in place or from a packed copy of the same shape:
   - op(A) is packed (times alpha) into a row-major MC x KC block for TN/TT and when alpha != 1.
@@ -76,10 +74,13 @@ How it is fast (GotoBLAS/BLIS structure; PERFORMANCE.md has the measurements and
     place (16x27x173056: B is streamed once from memory and a copy would only add traffic).
   One kernel therefore serves NN, NT, TN and TT; only the packing loops differ, and a transposed
   pack is a strided gather done once per block (the outer loop walks rows of the source).
-* Blocking (loops jc -> pc -> pack B -> ic -> pack A -> ir -> jr -> kernel): a KC x NC block of B
-  stays in L2 while each MR x KC sliver of A is reused from L1 across it (AVX-512: 256 x 1024
-  float32 = 1 MiB of a 2 MiB L2; AVX2/generic: 384 KiB, for the 512 KiB L2 of AMD Zen 2/3). C tiles
-  are read and written once per KC block, and beta is applied on the first KC block's read.
+* Blocking (loops jc -> pc -> pack B -> ic -> pack A -> jr -> ir -> kernel, BLIS's order): each
+  KC x NR micro-panel of B (32 KiB for float32 8x32 or 3x32 tiles) stays in L1 while the MC x KC
+  block of A streams through it from L2, and the KC x NC block of B waits in L2 (AVX-512: 256 x 1024
+  float32 = 1 MiB of a 2 MiB L2; AVX2/generic: 384 KiB, for the 512 KiB L2 of AMD Zen 2/3). Per
+  k step that streams MR elements of A from L2 instead of NR of B: the ir -> jr order it replaced
+  ran at 84% of OpenBLAS on one AVX2 thread, this one at 91%. k is cut in equal blocks of at most
+  KC. C tiles are read and written once per k block, and beta is applied on the first one's read.
 * Edges: tiles that stick out of C are copied into a zero-padded MR x NR scratch tile, run through
   the same kernel and copied back, so the kernel never needs bounds.
 * Threads: C is split into ``numba.get_num_threads()`` slabs (columns when N >= M, else rows) on
@@ -102,7 +103,10 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._jit import gemm_kernel, num_threads, parallel_gemm_kernel, prange, target_isa
+from llvmlite import ir
+
+from ._jit import (cgutils, gemm_kernel, intrinsic, num_threads, numba_types, parallel_gemm_kernel, prange,
+                   target_isa)
 
 # A variant's blocking: register tile MR x NR (NR2: narrow tail kernel, == NR when there is none),
 # KC depth of a block, MC rows of op(A) packed at once (multiple of MR), NC columns of op(B) packed
@@ -121,220 +125,125 @@ ISAS = ("avx512", "avx2", "generic")
 ISA = target_isa()      # chosen once, from the CPU numba compiles for (module docstring)
 DIRECT_B_MAX_K = 64     # NN with k up to this reads B in place (no packing): see _block
 _IDX = 0xFFFFFFFF       # index mask: proves to LLVM that an index is >= 0 (see module docstring)
-MICRO_TILES = sorted({(t.mr, n) for t in TILES.values() for n in {t.nr, t.nr2}}, reverse=True)
+VECTOR_BYTES = {"avx512": 64, "avx2": 32, "generic": 16}     # one vector register (generic: SSE, NEON)
 
 
-def _micro_kernel_source(mr, nr, name):
-    """Text of the generated register-tile kernel ``name``:
+def _register_tile(mr, nr, vector_bytes):
+    """The register-tile kernel for an mr x nr tile, written as LLVM vector IR (an intrinsic):
 
         C[i:i+mr, j:j+nr] = cs * C[i:i+mr, j:j+nr] + aa[ia:ia+mr, ka:ka+kc] @ bb[kb:kb+kc, jb:jb+nr]
 
-    aa is alpha * op(A) with rows along k (A itself for NN with alpha == 1, else a packed block);
-    bb is op(B) with rows along k (B itself for NN with small k, else a packed micro-panel). The
-    k-loop is sequential and each step is one FMA per element (Darknet's order). One statement per
-    element, no loop over the tile: the SLP vectorizer packs each row's nr scalars into zmm registers.
+    called as ``_micro(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs)`` from jitted code. aa is alpha *
+    op(A) with rows along k (A itself for NN with alpha == 1, else a packed block); bb is op(B) with
+    rows along k (B itself for NN with small k, else a packed micro-panel); both and c are 2-D arrays
+    of one float dtype, and the indexes are in range (the caller's contract).
+
+    The tile is held as mr x (nr / lanes) vectors of one register each (lanes = vector_bytes / the
+    element size: 16 float32 in a zmm, 8 in a ymm, 4 in an xmm). Each k step broadcasts the mr
+    elements of A's column, then loads ONE register of B's row at a time and issues its mr
+    ``llvm.fmuladd``: live registers are the accumulators, mr broadcasts and one B register (AVX2
+    3 x 32: 12 + 3 + 1 = 16 ymm, no spill). LLVM fuses each fmuladd into an FMA where the target has
+    one, else a multiply and an add: per element c = cs * c, then c += a * b for k = 0, 1, ...
+    (Darknet's order; the same rounding as the contracted ``c += a * b`` of the naive twin).
+
+    Why IR and not Python: Numba has no SIMD types and no noalias, so an accumulator array would be
+    reloaded and stored every k step, and the scalar alternative (mr * nr statements for LLVM's SLP
+    vectorizer) took 10 s of LLVM time for the 8 x 32 tile at the first run; this emits a few
+    hundred instructions inline at the call site (the accumulators are allocas that LLVM promotes
+    to registers) and compiles in a fraction of a second.
     """
-    lines = ["@gemm_kernel",
-             f"def {name}(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source({mr}, {nr}, {name!r})",
-             "    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702"]
+    @intrinsic
+    def tile_kernel(typingctx, kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):
+        sig = numba_types.void(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs)
+
+        def codegen(context, builder, signature, args):
+            _emit_register_tile(context, builder, signature.args, args, mr, nr, vector_bytes)
+            return context.get_dummy_value()
+        return sig, codegen
+    tile_kernel.tile = (mr, nr, vector_bytes)               # for reports and tests
+    return tile_kernel
+
+
+def _emit_register_tile(context, builder, arg_types, args, mr, nr, vector_bytes):
+    """The IR of one register-tile call (see _register_tile); arguments as in its signature."""
+    kc, aa, ia, ka, bb, kb, jb, c, i, j, cs = args
+    t_kc, t_aa, t_ia, t_ka, t_bb, t_kb, t_jb, t_c, t_i, t_j, t_cs = arg_types
+    intp = context.get_value_type(numba_types.intp)
+    kc, ia, ka, kb, jb, i, j = (context.cast(builder, v, t, numba_types.intp) for v, t in
+                                ((kc, t_kc), (ia, t_ia), (ka, t_ka), (kb, t_kb), (jb, t_jb), (i, t_i), (j, t_j)))
+    dtype = t_c.dtype
+    element = context.get_value_type(dtype)
+    size = context.get_abi_sizeof(element)
+    lanes = min(nr, vector_bytes // size)
+    pieces = nr // lanes                                    # registers per row of the tile
+    vector = ir.VectorType(element, lanes)                  # one register: <lanes x float>
+    i32 = ir.IntType(32)
+    fmuladd = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vector, [vector] * 3),
+        "llvm.fmuladd.v%d%s" % (lanes, "f64" if size == 8 else "f32"))
+
+    def const(n):
+        return ir.Constant(intp, n)
+
+    class Operand:
+        """A 2-D array argument: its element (row, col), and `lanes` elements of a row as a vector.
+        Views that are not C-contiguous (numba layout "A": a strided A, say) go element by element."""
+        def __init__(self, array_type, value):
+            array = context.make_array(array_type)(context, builder, value=value)
+            row_bytes, col_bytes = cgutils.unpack_tuple(builder, array.strides, 2)
+            self.base, self.contiguous = array.data, array_type.layout == "C"
+            self.row_stride = builder.sdiv(row_bytes, const(size))
+            self.col_stride = const(1) if self.contiguous else builder.sdiv(col_bytes, const(size))
+
+        def address(self, row, col):                        # &array[row, col]
+            at = builder.add(builder.mul(row, self.row_stride), builder.mul(col, self.col_stride))
+            return builder.gep(self.base, [at], inbounds=True)
+
+        def load(self, row, col):
+            return builder.load(self.address(row, col), align=size)
+
+        def load_vector(self, row, col):                    # array[row, col:col + lanes]
+            if self.contiguous:
+                return builder.load(builder.bitcast(self.address(row, col), vector.as_pointer()), align=size)
+            lanes_ = ir.Constant(vector, ir.Undefined)
+            for s in range(lanes):
+                lanes_ = builder.insert_element(lanes_, self.load(row, builder.add(col, const(s))), ir.Constant(i32, s))
+            return lanes_
+
+        def store_vector(self, row, col, value):
+            if self.contiguous:
+                builder.store(value, builder.bitcast(self.address(row, col), vector.as_pointer()), align=size)
+                return
+            for s in range(lanes):
+                x = builder.extract_element(value, ir.Constant(i32, s))
+                builder.store(x, self.address(row, builder.add(col, const(s))), align=size)
+
+    def broadcast(x):                                       # a register with every lane x
+        one = builder.insert_element(ir.Constant(vector, ir.Undefined), x, ir.Constant(i32, 0))
+        return builder.shuffle_vector(one, ir.Constant(vector, ir.Undefined), ir.Constant(ir.VectorType(i32, lanes), [0] * lanes))
+
+    a_op, b_op, c_op = Operand(t_aa, aa), Operand(t_bb, bb), Operand(t_c, c)
+    scale = broadcast(context.cast(builder, cs, t_cs, dtype))
+    c_rows = [builder.add(i, const(r)) for r in range(mr)]
+    a_rows = [builder.add(ia, const(r)) for r in range(mr)]
+    b_cols = [builder.add(jb, const(v * lanes)) for v in range(pieces)]
+    c_cols = [builder.add(j, const(v * lanes)) for v in range(pieces)]
+    accumulators = {}                                       # (r, v) -> alloca of one register
     for r in range(mr):
-        lines.append("    " + "; ".join(f"c{r}_{s} = c[i + {r}, j + {s}] * cs" for s in range(nr))
-                     + "  # noqa: E501, E702")
-    lines.append("    for p in range(kc):")
-    lines.append("        kp = ka + p")
-    lines.append("        bq = kb + p")
-    lines.append("        " + "; ".join(f"b{s} = bb[bq, jb + {s}]" for s in range(nr)) + "  # noqa: E501, E702")
+        for v in range(pieces):
+            acc = accumulators[r, v] = cgutils.alloca_once(builder, vector)
+            builder.store(builder.fmul(c_op.load_vector(c_rows[r], c_cols[v]), scale), acc)
+    with cgutils.for_range(builder, kc) as loop:
+        b_row, a_col = builder.add(kb, loop.index), builder.add(ka, loop.index)
+        a = [broadcast(a_op.load(a_rows[r], a_col)) for r in range(mr)]
+        for v in range(pieces):
+            b = b_op.load_vector(b_row, b_cols[v])
+            for r in range(mr):
+                acc = accumulators[r, v]
+                builder.store(builder.call(fmuladd, [a[r], b, builder.load(acc)]), acc)
     for r in range(mr):
-        lines.append(f"        a = aa[ia + {r}, kp]")
-        lines.append("        " + "; ".join(f"c{r}_{s} += a * b{s}" for s in range(nr)) + "  # noqa: E501, E702")
-    for r in range(mr):
-        lines.append("    " + "; ".join(f"c[i + {r}, j + {s}] = c{r}_{s}" for s in range(nr))
-                     + "  # noqa: E501, E702")
-    return "\n".join(lines) + "\n"
-
-
-GENERATED_BEGIN = "# ---- generated by _micro_kernel_source; do not edit (tests check it) ----\n"
-GENERATED_END = "# ---- end of generated code ----\n"
-
-
-# ---- generated by _micro_kernel_source; do not edit (tests check it) ----
-
-
-@gemm_kernel
-def _micro_8x32(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(8, 32, '_micro_8x32')
-    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
-    c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs; c0_8 = c[i + 0, j + 8] * cs; c0_9 = c[i + 0, j + 9] * cs; c0_10 = c[i + 0, j + 10] * cs; c0_11 = c[i + 0, j + 11] * cs; c0_12 = c[i + 0, j + 12] * cs; c0_13 = c[i + 0, j + 13] * cs; c0_14 = c[i + 0, j + 14] * cs; c0_15 = c[i + 0, j + 15] * cs; c0_16 = c[i + 0, j + 16] * cs; c0_17 = c[i + 0, j + 17] * cs; c0_18 = c[i + 0, j + 18] * cs; c0_19 = c[i + 0, j + 19] * cs; c0_20 = c[i + 0, j + 20] * cs; c0_21 = c[i + 0, j + 21] * cs; c0_22 = c[i + 0, j + 22] * cs; c0_23 = c[i + 0, j + 23] * cs; c0_24 = c[i + 0, j + 24] * cs; c0_25 = c[i + 0, j + 25] * cs; c0_26 = c[i + 0, j + 26] * cs; c0_27 = c[i + 0, j + 27] * cs; c0_28 = c[i + 0, j + 28] * cs; c0_29 = c[i + 0, j + 29] * cs; c0_30 = c[i + 0, j + 30] * cs; c0_31 = c[i + 0, j + 31] * cs  # noqa: E501, E702
-    c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs; c1_8 = c[i + 1, j + 8] * cs; c1_9 = c[i + 1, j + 9] * cs; c1_10 = c[i + 1, j + 10] * cs; c1_11 = c[i + 1, j + 11] * cs; c1_12 = c[i + 1, j + 12] * cs; c1_13 = c[i + 1, j + 13] * cs; c1_14 = c[i + 1, j + 14] * cs; c1_15 = c[i + 1, j + 15] * cs; c1_16 = c[i + 1, j + 16] * cs; c1_17 = c[i + 1, j + 17] * cs; c1_18 = c[i + 1, j + 18] * cs; c1_19 = c[i + 1, j + 19] * cs; c1_20 = c[i + 1, j + 20] * cs; c1_21 = c[i + 1, j + 21] * cs; c1_22 = c[i + 1, j + 22] * cs; c1_23 = c[i + 1, j + 23] * cs; c1_24 = c[i + 1, j + 24] * cs; c1_25 = c[i + 1, j + 25] * cs; c1_26 = c[i + 1, j + 26] * cs; c1_27 = c[i + 1, j + 27] * cs; c1_28 = c[i + 1, j + 28] * cs; c1_29 = c[i + 1, j + 29] * cs; c1_30 = c[i + 1, j + 30] * cs; c1_31 = c[i + 1, j + 31] * cs  # noqa: E501, E702
-    c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs; c2_8 = c[i + 2, j + 8] * cs; c2_9 = c[i + 2, j + 9] * cs; c2_10 = c[i + 2, j + 10] * cs; c2_11 = c[i + 2, j + 11] * cs; c2_12 = c[i + 2, j + 12] * cs; c2_13 = c[i + 2, j + 13] * cs; c2_14 = c[i + 2, j + 14] * cs; c2_15 = c[i + 2, j + 15] * cs; c2_16 = c[i + 2, j + 16] * cs; c2_17 = c[i + 2, j + 17] * cs; c2_18 = c[i + 2, j + 18] * cs; c2_19 = c[i + 2, j + 19] * cs; c2_20 = c[i + 2, j + 20] * cs; c2_21 = c[i + 2, j + 21] * cs; c2_22 = c[i + 2, j + 22] * cs; c2_23 = c[i + 2, j + 23] * cs; c2_24 = c[i + 2, j + 24] * cs; c2_25 = c[i + 2, j + 25] * cs; c2_26 = c[i + 2, j + 26] * cs; c2_27 = c[i + 2, j + 27] * cs; c2_28 = c[i + 2, j + 28] * cs; c2_29 = c[i + 2, j + 29] * cs; c2_30 = c[i + 2, j + 30] * cs; c2_31 = c[i + 2, j + 31] * cs  # noqa: E501, E702
-    c3_0 = c[i + 3, j + 0] * cs; c3_1 = c[i + 3, j + 1] * cs; c3_2 = c[i + 3, j + 2] * cs; c3_3 = c[i + 3, j + 3] * cs; c3_4 = c[i + 3, j + 4] * cs; c3_5 = c[i + 3, j + 5] * cs; c3_6 = c[i + 3, j + 6] * cs; c3_7 = c[i + 3, j + 7] * cs; c3_8 = c[i + 3, j + 8] * cs; c3_9 = c[i + 3, j + 9] * cs; c3_10 = c[i + 3, j + 10] * cs; c3_11 = c[i + 3, j + 11] * cs; c3_12 = c[i + 3, j + 12] * cs; c3_13 = c[i + 3, j + 13] * cs; c3_14 = c[i + 3, j + 14] * cs; c3_15 = c[i + 3, j + 15] * cs; c3_16 = c[i + 3, j + 16] * cs; c3_17 = c[i + 3, j + 17] * cs; c3_18 = c[i + 3, j + 18] * cs; c3_19 = c[i + 3, j + 19] * cs; c3_20 = c[i + 3, j + 20] * cs; c3_21 = c[i + 3, j + 21] * cs; c3_22 = c[i + 3, j + 22] * cs; c3_23 = c[i + 3, j + 23] * cs; c3_24 = c[i + 3, j + 24] * cs; c3_25 = c[i + 3, j + 25] * cs; c3_26 = c[i + 3, j + 26] * cs; c3_27 = c[i + 3, j + 27] * cs; c3_28 = c[i + 3, j + 28] * cs; c3_29 = c[i + 3, j + 29] * cs; c3_30 = c[i + 3, j + 30] * cs; c3_31 = c[i + 3, j + 31] * cs  # noqa: E501, E702
-    c4_0 = c[i + 4, j + 0] * cs; c4_1 = c[i + 4, j + 1] * cs; c4_2 = c[i + 4, j + 2] * cs; c4_3 = c[i + 4, j + 3] * cs; c4_4 = c[i + 4, j + 4] * cs; c4_5 = c[i + 4, j + 5] * cs; c4_6 = c[i + 4, j + 6] * cs; c4_7 = c[i + 4, j + 7] * cs; c4_8 = c[i + 4, j + 8] * cs; c4_9 = c[i + 4, j + 9] * cs; c4_10 = c[i + 4, j + 10] * cs; c4_11 = c[i + 4, j + 11] * cs; c4_12 = c[i + 4, j + 12] * cs; c4_13 = c[i + 4, j + 13] * cs; c4_14 = c[i + 4, j + 14] * cs; c4_15 = c[i + 4, j + 15] * cs; c4_16 = c[i + 4, j + 16] * cs; c4_17 = c[i + 4, j + 17] * cs; c4_18 = c[i + 4, j + 18] * cs; c4_19 = c[i + 4, j + 19] * cs; c4_20 = c[i + 4, j + 20] * cs; c4_21 = c[i + 4, j + 21] * cs; c4_22 = c[i + 4, j + 22] * cs; c4_23 = c[i + 4, j + 23] * cs; c4_24 = c[i + 4, j + 24] * cs; c4_25 = c[i + 4, j + 25] * cs; c4_26 = c[i + 4, j + 26] * cs; c4_27 = c[i + 4, j + 27] * cs; c4_28 = c[i + 4, j + 28] * cs; c4_29 = c[i + 4, j + 29] * cs; c4_30 = c[i + 4, j + 30] * cs; c4_31 = c[i + 4, j + 31] * cs  # noqa: E501, E702
-    c5_0 = c[i + 5, j + 0] * cs; c5_1 = c[i + 5, j + 1] * cs; c5_2 = c[i + 5, j + 2] * cs; c5_3 = c[i + 5, j + 3] * cs; c5_4 = c[i + 5, j + 4] * cs; c5_5 = c[i + 5, j + 5] * cs; c5_6 = c[i + 5, j + 6] * cs; c5_7 = c[i + 5, j + 7] * cs; c5_8 = c[i + 5, j + 8] * cs; c5_9 = c[i + 5, j + 9] * cs; c5_10 = c[i + 5, j + 10] * cs; c5_11 = c[i + 5, j + 11] * cs; c5_12 = c[i + 5, j + 12] * cs; c5_13 = c[i + 5, j + 13] * cs; c5_14 = c[i + 5, j + 14] * cs; c5_15 = c[i + 5, j + 15] * cs; c5_16 = c[i + 5, j + 16] * cs; c5_17 = c[i + 5, j + 17] * cs; c5_18 = c[i + 5, j + 18] * cs; c5_19 = c[i + 5, j + 19] * cs; c5_20 = c[i + 5, j + 20] * cs; c5_21 = c[i + 5, j + 21] * cs; c5_22 = c[i + 5, j + 22] * cs; c5_23 = c[i + 5, j + 23] * cs; c5_24 = c[i + 5, j + 24] * cs; c5_25 = c[i + 5, j + 25] * cs; c5_26 = c[i + 5, j + 26] * cs; c5_27 = c[i + 5, j + 27] * cs; c5_28 = c[i + 5, j + 28] * cs; c5_29 = c[i + 5, j + 29] * cs; c5_30 = c[i + 5, j + 30] * cs; c5_31 = c[i + 5, j + 31] * cs  # noqa: E501, E702
-    c6_0 = c[i + 6, j + 0] * cs; c6_1 = c[i + 6, j + 1] * cs; c6_2 = c[i + 6, j + 2] * cs; c6_3 = c[i + 6, j + 3] * cs; c6_4 = c[i + 6, j + 4] * cs; c6_5 = c[i + 6, j + 5] * cs; c6_6 = c[i + 6, j + 6] * cs; c6_7 = c[i + 6, j + 7] * cs; c6_8 = c[i + 6, j + 8] * cs; c6_9 = c[i + 6, j + 9] * cs; c6_10 = c[i + 6, j + 10] * cs; c6_11 = c[i + 6, j + 11] * cs; c6_12 = c[i + 6, j + 12] * cs; c6_13 = c[i + 6, j + 13] * cs; c6_14 = c[i + 6, j + 14] * cs; c6_15 = c[i + 6, j + 15] * cs; c6_16 = c[i + 6, j + 16] * cs; c6_17 = c[i + 6, j + 17] * cs; c6_18 = c[i + 6, j + 18] * cs; c6_19 = c[i + 6, j + 19] * cs; c6_20 = c[i + 6, j + 20] * cs; c6_21 = c[i + 6, j + 21] * cs; c6_22 = c[i + 6, j + 22] * cs; c6_23 = c[i + 6, j + 23] * cs; c6_24 = c[i + 6, j + 24] * cs; c6_25 = c[i + 6, j + 25] * cs; c6_26 = c[i + 6, j + 26] * cs; c6_27 = c[i + 6, j + 27] * cs; c6_28 = c[i + 6, j + 28] * cs; c6_29 = c[i + 6, j + 29] * cs; c6_30 = c[i + 6, j + 30] * cs; c6_31 = c[i + 6, j + 31] * cs  # noqa: E501, E702
-    c7_0 = c[i + 7, j + 0] * cs; c7_1 = c[i + 7, j + 1] * cs; c7_2 = c[i + 7, j + 2] * cs; c7_3 = c[i + 7, j + 3] * cs; c7_4 = c[i + 7, j + 4] * cs; c7_5 = c[i + 7, j + 5] * cs; c7_6 = c[i + 7, j + 6] * cs; c7_7 = c[i + 7, j + 7] * cs; c7_8 = c[i + 7, j + 8] * cs; c7_9 = c[i + 7, j + 9] * cs; c7_10 = c[i + 7, j + 10] * cs; c7_11 = c[i + 7, j + 11] * cs; c7_12 = c[i + 7, j + 12] * cs; c7_13 = c[i + 7, j + 13] * cs; c7_14 = c[i + 7, j + 14] * cs; c7_15 = c[i + 7, j + 15] * cs; c7_16 = c[i + 7, j + 16] * cs; c7_17 = c[i + 7, j + 17] * cs; c7_18 = c[i + 7, j + 18] * cs; c7_19 = c[i + 7, j + 19] * cs; c7_20 = c[i + 7, j + 20] * cs; c7_21 = c[i + 7, j + 21] * cs; c7_22 = c[i + 7, j + 22] * cs; c7_23 = c[i + 7, j + 23] * cs; c7_24 = c[i + 7, j + 24] * cs; c7_25 = c[i + 7, j + 25] * cs; c7_26 = c[i + 7, j + 26] * cs; c7_27 = c[i + 7, j + 27] * cs; c7_28 = c[i + 7, j + 28] * cs; c7_29 = c[i + 7, j + 29] * cs; c7_30 = c[i + 7, j + 30] * cs; c7_31 = c[i + 7, j + 31] * cs  # noqa: E501, E702
-    for p in range(kc):
-        kp = ka + p
-        bq = kb + p
-        b0 = bb[bq, jb + 0]; b1 = bb[bq, jb + 1]; b2 = bb[bq, jb + 2]; b3 = bb[bq, jb + 3]; b4 = bb[bq, jb + 4]; b5 = bb[bq, jb + 5]; b6 = bb[bq, jb + 6]; b7 = bb[bq, jb + 7]; b8 = bb[bq, jb + 8]; b9 = bb[bq, jb + 9]; b10 = bb[bq, jb + 10]; b11 = bb[bq, jb + 11]; b12 = bb[bq, jb + 12]; b13 = bb[bq, jb + 13]; b14 = bb[bq, jb + 14]; b15 = bb[bq, jb + 15]; b16 = bb[bq, jb + 16]; b17 = bb[bq, jb + 17]; b18 = bb[bq, jb + 18]; b19 = bb[bq, jb + 19]; b20 = bb[bq, jb + 20]; b21 = bb[bq, jb + 21]; b22 = bb[bq, jb + 22]; b23 = bb[bq, jb + 23]; b24 = bb[bq, jb + 24]; b25 = bb[bq, jb + 25]; b26 = bb[bq, jb + 26]; b27 = bb[bq, jb + 27]; b28 = bb[bq, jb + 28]; b29 = bb[bq, jb + 29]; b30 = bb[bq, jb + 30]; b31 = bb[bq, jb + 31]  # noqa: E501, E702
-        a = aa[ia + 0, kp]
-        c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7; c0_8 += a * b8; c0_9 += a * b9; c0_10 += a * b10; c0_11 += a * b11; c0_12 += a * b12; c0_13 += a * b13; c0_14 += a * b14; c0_15 += a * b15; c0_16 += a * b16; c0_17 += a * b17; c0_18 += a * b18; c0_19 += a * b19; c0_20 += a * b20; c0_21 += a * b21; c0_22 += a * b22; c0_23 += a * b23; c0_24 += a * b24; c0_25 += a * b25; c0_26 += a * b26; c0_27 += a * b27; c0_28 += a * b28; c0_29 += a * b29; c0_30 += a * b30; c0_31 += a * b31  # noqa: E501, E702
-        a = aa[ia + 1, kp]
-        c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3; c1_4 += a * b4; c1_5 += a * b5; c1_6 += a * b6; c1_7 += a * b7; c1_8 += a * b8; c1_9 += a * b9; c1_10 += a * b10; c1_11 += a * b11; c1_12 += a * b12; c1_13 += a * b13; c1_14 += a * b14; c1_15 += a * b15; c1_16 += a * b16; c1_17 += a * b17; c1_18 += a * b18; c1_19 += a * b19; c1_20 += a * b20; c1_21 += a * b21; c1_22 += a * b22; c1_23 += a * b23; c1_24 += a * b24; c1_25 += a * b25; c1_26 += a * b26; c1_27 += a * b27; c1_28 += a * b28; c1_29 += a * b29; c1_30 += a * b30; c1_31 += a * b31  # noqa: E501, E702
-        a = aa[ia + 2, kp]
-        c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3; c2_4 += a * b4; c2_5 += a * b5; c2_6 += a * b6; c2_7 += a * b7; c2_8 += a * b8; c2_9 += a * b9; c2_10 += a * b10; c2_11 += a * b11; c2_12 += a * b12; c2_13 += a * b13; c2_14 += a * b14; c2_15 += a * b15; c2_16 += a * b16; c2_17 += a * b17; c2_18 += a * b18; c2_19 += a * b19; c2_20 += a * b20; c2_21 += a * b21; c2_22 += a * b22; c2_23 += a * b23; c2_24 += a * b24; c2_25 += a * b25; c2_26 += a * b26; c2_27 += a * b27; c2_28 += a * b28; c2_29 += a * b29; c2_30 += a * b30; c2_31 += a * b31  # noqa: E501, E702
-        a = aa[ia + 3, kp]
-        c3_0 += a * b0; c3_1 += a * b1; c3_2 += a * b2; c3_3 += a * b3; c3_4 += a * b4; c3_5 += a * b5; c3_6 += a * b6; c3_7 += a * b7; c3_8 += a * b8; c3_9 += a * b9; c3_10 += a * b10; c3_11 += a * b11; c3_12 += a * b12; c3_13 += a * b13; c3_14 += a * b14; c3_15 += a * b15; c3_16 += a * b16; c3_17 += a * b17; c3_18 += a * b18; c3_19 += a * b19; c3_20 += a * b20; c3_21 += a * b21; c3_22 += a * b22; c3_23 += a * b23; c3_24 += a * b24; c3_25 += a * b25; c3_26 += a * b26; c3_27 += a * b27; c3_28 += a * b28; c3_29 += a * b29; c3_30 += a * b30; c3_31 += a * b31  # noqa: E501, E702
-        a = aa[ia + 4, kp]
-        c4_0 += a * b0; c4_1 += a * b1; c4_2 += a * b2; c4_3 += a * b3; c4_4 += a * b4; c4_5 += a * b5; c4_6 += a * b6; c4_7 += a * b7; c4_8 += a * b8; c4_9 += a * b9; c4_10 += a * b10; c4_11 += a * b11; c4_12 += a * b12; c4_13 += a * b13; c4_14 += a * b14; c4_15 += a * b15; c4_16 += a * b16; c4_17 += a * b17; c4_18 += a * b18; c4_19 += a * b19; c4_20 += a * b20; c4_21 += a * b21; c4_22 += a * b22; c4_23 += a * b23; c4_24 += a * b24; c4_25 += a * b25; c4_26 += a * b26; c4_27 += a * b27; c4_28 += a * b28; c4_29 += a * b29; c4_30 += a * b30; c4_31 += a * b31  # noqa: E501, E702
-        a = aa[ia + 5, kp]
-        c5_0 += a * b0; c5_1 += a * b1; c5_2 += a * b2; c5_3 += a * b3; c5_4 += a * b4; c5_5 += a * b5; c5_6 += a * b6; c5_7 += a * b7; c5_8 += a * b8; c5_9 += a * b9; c5_10 += a * b10; c5_11 += a * b11; c5_12 += a * b12; c5_13 += a * b13; c5_14 += a * b14; c5_15 += a * b15; c5_16 += a * b16; c5_17 += a * b17; c5_18 += a * b18; c5_19 += a * b19; c5_20 += a * b20; c5_21 += a * b21; c5_22 += a * b22; c5_23 += a * b23; c5_24 += a * b24; c5_25 += a * b25; c5_26 += a * b26; c5_27 += a * b27; c5_28 += a * b28; c5_29 += a * b29; c5_30 += a * b30; c5_31 += a * b31  # noqa: E501, E702
-        a = aa[ia + 6, kp]
-        c6_0 += a * b0; c6_1 += a * b1; c6_2 += a * b2; c6_3 += a * b3; c6_4 += a * b4; c6_5 += a * b5; c6_6 += a * b6; c6_7 += a * b7; c6_8 += a * b8; c6_9 += a * b9; c6_10 += a * b10; c6_11 += a * b11; c6_12 += a * b12; c6_13 += a * b13; c6_14 += a * b14; c6_15 += a * b15; c6_16 += a * b16; c6_17 += a * b17; c6_18 += a * b18; c6_19 += a * b19; c6_20 += a * b20; c6_21 += a * b21; c6_22 += a * b22; c6_23 += a * b23; c6_24 += a * b24; c6_25 += a * b25; c6_26 += a * b26; c6_27 += a * b27; c6_28 += a * b28; c6_29 += a * b29; c6_30 += a * b30; c6_31 += a * b31  # noqa: E501, E702
-        a = aa[ia + 7, kp]
-        c7_0 += a * b0; c7_1 += a * b1; c7_2 += a * b2; c7_3 += a * b3; c7_4 += a * b4; c7_5 += a * b5; c7_6 += a * b6; c7_7 += a * b7; c7_8 += a * b8; c7_9 += a * b9; c7_10 += a * b10; c7_11 += a * b11; c7_12 += a * b12; c7_13 += a * b13; c7_14 += a * b14; c7_15 += a * b15; c7_16 += a * b16; c7_17 += a * b17; c7_18 += a * b18; c7_19 += a * b19; c7_20 += a * b20; c7_21 += a * b21; c7_22 += a * b22; c7_23 += a * b23; c7_24 += a * b24; c7_25 += a * b25; c7_26 += a * b26; c7_27 += a * b27; c7_28 += a * b28; c7_29 += a * b29; c7_30 += a * b30; c7_31 += a * b31  # noqa: E501, E702
-    c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3; c[i + 0, j + 4] = c0_4; c[i + 0, j + 5] = c0_5; c[i + 0, j + 6] = c0_6; c[i + 0, j + 7] = c0_7; c[i + 0, j + 8] = c0_8; c[i + 0, j + 9] = c0_9; c[i + 0, j + 10] = c0_10; c[i + 0, j + 11] = c0_11; c[i + 0, j + 12] = c0_12; c[i + 0, j + 13] = c0_13; c[i + 0, j + 14] = c0_14; c[i + 0, j + 15] = c0_15; c[i + 0, j + 16] = c0_16; c[i + 0, j + 17] = c0_17; c[i + 0, j + 18] = c0_18; c[i + 0, j + 19] = c0_19; c[i + 0, j + 20] = c0_20; c[i + 0, j + 21] = c0_21; c[i + 0, j + 22] = c0_22; c[i + 0, j + 23] = c0_23; c[i + 0, j + 24] = c0_24; c[i + 0, j + 25] = c0_25; c[i + 0, j + 26] = c0_26; c[i + 0, j + 27] = c0_27; c[i + 0, j + 28] = c0_28; c[i + 0, j + 29] = c0_29; c[i + 0, j + 30] = c0_30; c[i + 0, j + 31] = c0_31  # noqa: E501, E702
-    c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3; c[i + 1, j + 4] = c1_4; c[i + 1, j + 5] = c1_5; c[i + 1, j + 6] = c1_6; c[i + 1, j + 7] = c1_7; c[i + 1, j + 8] = c1_8; c[i + 1, j + 9] = c1_9; c[i + 1, j + 10] = c1_10; c[i + 1, j + 11] = c1_11; c[i + 1, j + 12] = c1_12; c[i + 1, j + 13] = c1_13; c[i + 1, j + 14] = c1_14; c[i + 1, j + 15] = c1_15; c[i + 1, j + 16] = c1_16; c[i + 1, j + 17] = c1_17; c[i + 1, j + 18] = c1_18; c[i + 1, j + 19] = c1_19; c[i + 1, j + 20] = c1_20; c[i + 1, j + 21] = c1_21; c[i + 1, j + 22] = c1_22; c[i + 1, j + 23] = c1_23; c[i + 1, j + 24] = c1_24; c[i + 1, j + 25] = c1_25; c[i + 1, j + 26] = c1_26; c[i + 1, j + 27] = c1_27; c[i + 1, j + 28] = c1_28; c[i + 1, j + 29] = c1_29; c[i + 1, j + 30] = c1_30; c[i + 1, j + 31] = c1_31  # noqa: E501, E702
-    c[i + 2, j + 0] = c2_0; c[i + 2, j + 1] = c2_1; c[i + 2, j + 2] = c2_2; c[i + 2, j + 3] = c2_3; c[i + 2, j + 4] = c2_4; c[i + 2, j + 5] = c2_5; c[i + 2, j + 6] = c2_6; c[i + 2, j + 7] = c2_7; c[i + 2, j + 8] = c2_8; c[i + 2, j + 9] = c2_9; c[i + 2, j + 10] = c2_10; c[i + 2, j + 11] = c2_11; c[i + 2, j + 12] = c2_12; c[i + 2, j + 13] = c2_13; c[i + 2, j + 14] = c2_14; c[i + 2, j + 15] = c2_15; c[i + 2, j + 16] = c2_16; c[i + 2, j + 17] = c2_17; c[i + 2, j + 18] = c2_18; c[i + 2, j + 19] = c2_19; c[i + 2, j + 20] = c2_20; c[i + 2, j + 21] = c2_21; c[i + 2, j + 22] = c2_22; c[i + 2, j + 23] = c2_23; c[i + 2, j + 24] = c2_24; c[i + 2, j + 25] = c2_25; c[i + 2, j + 26] = c2_26; c[i + 2, j + 27] = c2_27; c[i + 2, j + 28] = c2_28; c[i + 2, j + 29] = c2_29; c[i + 2, j + 30] = c2_30; c[i + 2, j + 31] = c2_31  # noqa: E501, E702
-    c[i + 3, j + 0] = c3_0; c[i + 3, j + 1] = c3_1; c[i + 3, j + 2] = c3_2; c[i + 3, j + 3] = c3_3; c[i + 3, j + 4] = c3_4; c[i + 3, j + 5] = c3_5; c[i + 3, j + 6] = c3_6; c[i + 3, j + 7] = c3_7; c[i + 3, j + 8] = c3_8; c[i + 3, j + 9] = c3_9; c[i + 3, j + 10] = c3_10; c[i + 3, j + 11] = c3_11; c[i + 3, j + 12] = c3_12; c[i + 3, j + 13] = c3_13; c[i + 3, j + 14] = c3_14; c[i + 3, j + 15] = c3_15; c[i + 3, j + 16] = c3_16; c[i + 3, j + 17] = c3_17; c[i + 3, j + 18] = c3_18; c[i + 3, j + 19] = c3_19; c[i + 3, j + 20] = c3_20; c[i + 3, j + 21] = c3_21; c[i + 3, j + 22] = c3_22; c[i + 3, j + 23] = c3_23; c[i + 3, j + 24] = c3_24; c[i + 3, j + 25] = c3_25; c[i + 3, j + 26] = c3_26; c[i + 3, j + 27] = c3_27; c[i + 3, j + 28] = c3_28; c[i + 3, j + 29] = c3_29; c[i + 3, j + 30] = c3_30; c[i + 3, j + 31] = c3_31  # noqa: E501, E702
-    c[i + 4, j + 0] = c4_0; c[i + 4, j + 1] = c4_1; c[i + 4, j + 2] = c4_2; c[i + 4, j + 3] = c4_3; c[i + 4, j + 4] = c4_4; c[i + 4, j + 5] = c4_5; c[i + 4, j + 6] = c4_6; c[i + 4, j + 7] = c4_7; c[i + 4, j + 8] = c4_8; c[i + 4, j + 9] = c4_9; c[i + 4, j + 10] = c4_10; c[i + 4, j + 11] = c4_11; c[i + 4, j + 12] = c4_12; c[i + 4, j + 13] = c4_13; c[i + 4, j + 14] = c4_14; c[i + 4, j + 15] = c4_15; c[i + 4, j + 16] = c4_16; c[i + 4, j + 17] = c4_17; c[i + 4, j + 18] = c4_18; c[i + 4, j + 19] = c4_19; c[i + 4, j + 20] = c4_20; c[i + 4, j + 21] = c4_21; c[i + 4, j + 22] = c4_22; c[i + 4, j + 23] = c4_23; c[i + 4, j + 24] = c4_24; c[i + 4, j + 25] = c4_25; c[i + 4, j + 26] = c4_26; c[i + 4, j + 27] = c4_27; c[i + 4, j + 28] = c4_28; c[i + 4, j + 29] = c4_29; c[i + 4, j + 30] = c4_30; c[i + 4, j + 31] = c4_31  # noqa: E501, E702
-    c[i + 5, j + 0] = c5_0; c[i + 5, j + 1] = c5_1; c[i + 5, j + 2] = c5_2; c[i + 5, j + 3] = c5_3; c[i + 5, j + 4] = c5_4; c[i + 5, j + 5] = c5_5; c[i + 5, j + 6] = c5_6; c[i + 5, j + 7] = c5_7; c[i + 5, j + 8] = c5_8; c[i + 5, j + 9] = c5_9; c[i + 5, j + 10] = c5_10; c[i + 5, j + 11] = c5_11; c[i + 5, j + 12] = c5_12; c[i + 5, j + 13] = c5_13; c[i + 5, j + 14] = c5_14; c[i + 5, j + 15] = c5_15; c[i + 5, j + 16] = c5_16; c[i + 5, j + 17] = c5_17; c[i + 5, j + 18] = c5_18; c[i + 5, j + 19] = c5_19; c[i + 5, j + 20] = c5_20; c[i + 5, j + 21] = c5_21; c[i + 5, j + 22] = c5_22; c[i + 5, j + 23] = c5_23; c[i + 5, j + 24] = c5_24; c[i + 5, j + 25] = c5_25; c[i + 5, j + 26] = c5_26; c[i + 5, j + 27] = c5_27; c[i + 5, j + 28] = c5_28; c[i + 5, j + 29] = c5_29; c[i + 5, j + 30] = c5_30; c[i + 5, j + 31] = c5_31  # noqa: E501, E702
-    c[i + 6, j + 0] = c6_0; c[i + 6, j + 1] = c6_1; c[i + 6, j + 2] = c6_2; c[i + 6, j + 3] = c6_3; c[i + 6, j + 4] = c6_4; c[i + 6, j + 5] = c6_5; c[i + 6, j + 6] = c6_6; c[i + 6, j + 7] = c6_7; c[i + 6, j + 8] = c6_8; c[i + 6, j + 9] = c6_9; c[i + 6, j + 10] = c6_10; c[i + 6, j + 11] = c6_11; c[i + 6, j + 12] = c6_12; c[i + 6, j + 13] = c6_13; c[i + 6, j + 14] = c6_14; c[i + 6, j + 15] = c6_15; c[i + 6, j + 16] = c6_16; c[i + 6, j + 17] = c6_17; c[i + 6, j + 18] = c6_18; c[i + 6, j + 19] = c6_19; c[i + 6, j + 20] = c6_20; c[i + 6, j + 21] = c6_21; c[i + 6, j + 22] = c6_22; c[i + 6, j + 23] = c6_23; c[i + 6, j + 24] = c6_24; c[i + 6, j + 25] = c6_25; c[i + 6, j + 26] = c6_26; c[i + 6, j + 27] = c6_27; c[i + 6, j + 28] = c6_28; c[i + 6, j + 29] = c6_29; c[i + 6, j + 30] = c6_30; c[i + 6, j + 31] = c6_31  # noqa: E501, E702
-    c[i + 7, j + 0] = c7_0; c[i + 7, j + 1] = c7_1; c[i + 7, j + 2] = c7_2; c[i + 7, j + 3] = c7_3; c[i + 7, j + 4] = c7_4; c[i + 7, j + 5] = c7_5; c[i + 7, j + 6] = c7_6; c[i + 7, j + 7] = c7_7; c[i + 7, j + 8] = c7_8; c[i + 7, j + 9] = c7_9; c[i + 7, j + 10] = c7_10; c[i + 7, j + 11] = c7_11; c[i + 7, j + 12] = c7_12; c[i + 7, j + 13] = c7_13; c[i + 7, j + 14] = c7_14; c[i + 7, j + 15] = c7_15; c[i + 7, j + 16] = c7_16; c[i + 7, j + 17] = c7_17; c[i + 7, j + 18] = c7_18; c[i + 7, j + 19] = c7_19; c[i + 7, j + 20] = c7_20; c[i + 7, j + 21] = c7_21; c[i + 7, j + 22] = c7_22; c[i + 7, j + 23] = c7_23; c[i + 7, j + 24] = c7_24; c[i + 7, j + 25] = c7_25; c[i + 7, j + 26] = c7_26; c[i + 7, j + 27] = c7_27; c[i + 7, j + 28] = c7_28; c[i + 7, j + 29] = c7_29; c[i + 7, j + 30] = c7_30; c[i + 7, j + 31] = c7_31  # noqa: E501, E702
-
-
-@gemm_kernel
-def _micro_8x16(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(8, 16, '_micro_8x16')
-    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
-    c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs; c0_8 = c[i + 0, j + 8] * cs; c0_9 = c[i + 0, j + 9] * cs; c0_10 = c[i + 0, j + 10] * cs; c0_11 = c[i + 0, j + 11] * cs; c0_12 = c[i + 0, j + 12] * cs; c0_13 = c[i + 0, j + 13] * cs; c0_14 = c[i + 0, j + 14] * cs; c0_15 = c[i + 0, j + 15] * cs  # noqa: E501, E702
-    c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs; c1_8 = c[i + 1, j + 8] * cs; c1_9 = c[i + 1, j + 9] * cs; c1_10 = c[i + 1, j + 10] * cs; c1_11 = c[i + 1, j + 11] * cs; c1_12 = c[i + 1, j + 12] * cs; c1_13 = c[i + 1, j + 13] * cs; c1_14 = c[i + 1, j + 14] * cs; c1_15 = c[i + 1, j + 15] * cs  # noqa: E501, E702
-    c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs; c2_8 = c[i + 2, j + 8] * cs; c2_9 = c[i + 2, j + 9] * cs; c2_10 = c[i + 2, j + 10] * cs; c2_11 = c[i + 2, j + 11] * cs; c2_12 = c[i + 2, j + 12] * cs; c2_13 = c[i + 2, j + 13] * cs; c2_14 = c[i + 2, j + 14] * cs; c2_15 = c[i + 2, j + 15] * cs  # noqa: E501, E702
-    c3_0 = c[i + 3, j + 0] * cs; c3_1 = c[i + 3, j + 1] * cs; c3_2 = c[i + 3, j + 2] * cs; c3_3 = c[i + 3, j + 3] * cs; c3_4 = c[i + 3, j + 4] * cs; c3_5 = c[i + 3, j + 5] * cs; c3_6 = c[i + 3, j + 6] * cs; c3_7 = c[i + 3, j + 7] * cs; c3_8 = c[i + 3, j + 8] * cs; c3_9 = c[i + 3, j + 9] * cs; c3_10 = c[i + 3, j + 10] * cs; c3_11 = c[i + 3, j + 11] * cs; c3_12 = c[i + 3, j + 12] * cs; c3_13 = c[i + 3, j + 13] * cs; c3_14 = c[i + 3, j + 14] * cs; c3_15 = c[i + 3, j + 15] * cs  # noqa: E501, E702
-    c4_0 = c[i + 4, j + 0] * cs; c4_1 = c[i + 4, j + 1] * cs; c4_2 = c[i + 4, j + 2] * cs; c4_3 = c[i + 4, j + 3] * cs; c4_4 = c[i + 4, j + 4] * cs; c4_5 = c[i + 4, j + 5] * cs; c4_6 = c[i + 4, j + 6] * cs; c4_7 = c[i + 4, j + 7] * cs; c4_8 = c[i + 4, j + 8] * cs; c4_9 = c[i + 4, j + 9] * cs; c4_10 = c[i + 4, j + 10] * cs; c4_11 = c[i + 4, j + 11] * cs; c4_12 = c[i + 4, j + 12] * cs; c4_13 = c[i + 4, j + 13] * cs; c4_14 = c[i + 4, j + 14] * cs; c4_15 = c[i + 4, j + 15] * cs  # noqa: E501, E702
-    c5_0 = c[i + 5, j + 0] * cs; c5_1 = c[i + 5, j + 1] * cs; c5_2 = c[i + 5, j + 2] * cs; c5_3 = c[i + 5, j + 3] * cs; c5_4 = c[i + 5, j + 4] * cs; c5_5 = c[i + 5, j + 5] * cs; c5_6 = c[i + 5, j + 6] * cs; c5_7 = c[i + 5, j + 7] * cs; c5_8 = c[i + 5, j + 8] * cs; c5_9 = c[i + 5, j + 9] * cs; c5_10 = c[i + 5, j + 10] * cs; c5_11 = c[i + 5, j + 11] * cs; c5_12 = c[i + 5, j + 12] * cs; c5_13 = c[i + 5, j + 13] * cs; c5_14 = c[i + 5, j + 14] * cs; c5_15 = c[i + 5, j + 15] * cs  # noqa: E501, E702
-    c6_0 = c[i + 6, j + 0] * cs; c6_1 = c[i + 6, j + 1] * cs; c6_2 = c[i + 6, j + 2] * cs; c6_3 = c[i + 6, j + 3] * cs; c6_4 = c[i + 6, j + 4] * cs; c6_5 = c[i + 6, j + 5] * cs; c6_6 = c[i + 6, j + 6] * cs; c6_7 = c[i + 6, j + 7] * cs; c6_8 = c[i + 6, j + 8] * cs; c6_9 = c[i + 6, j + 9] * cs; c6_10 = c[i + 6, j + 10] * cs; c6_11 = c[i + 6, j + 11] * cs; c6_12 = c[i + 6, j + 12] * cs; c6_13 = c[i + 6, j + 13] * cs; c6_14 = c[i + 6, j + 14] * cs; c6_15 = c[i + 6, j + 15] * cs  # noqa: E501, E702
-    c7_0 = c[i + 7, j + 0] * cs; c7_1 = c[i + 7, j + 1] * cs; c7_2 = c[i + 7, j + 2] * cs; c7_3 = c[i + 7, j + 3] * cs; c7_4 = c[i + 7, j + 4] * cs; c7_5 = c[i + 7, j + 5] * cs; c7_6 = c[i + 7, j + 6] * cs; c7_7 = c[i + 7, j + 7] * cs; c7_8 = c[i + 7, j + 8] * cs; c7_9 = c[i + 7, j + 9] * cs; c7_10 = c[i + 7, j + 10] * cs; c7_11 = c[i + 7, j + 11] * cs; c7_12 = c[i + 7, j + 12] * cs; c7_13 = c[i + 7, j + 13] * cs; c7_14 = c[i + 7, j + 14] * cs; c7_15 = c[i + 7, j + 15] * cs  # noqa: E501, E702
-    for p in range(kc):
-        kp = ka + p
-        bq = kb + p
-        b0 = bb[bq, jb + 0]; b1 = bb[bq, jb + 1]; b2 = bb[bq, jb + 2]; b3 = bb[bq, jb + 3]; b4 = bb[bq, jb + 4]; b5 = bb[bq, jb + 5]; b6 = bb[bq, jb + 6]; b7 = bb[bq, jb + 7]; b8 = bb[bq, jb + 8]; b9 = bb[bq, jb + 9]; b10 = bb[bq, jb + 10]; b11 = bb[bq, jb + 11]; b12 = bb[bq, jb + 12]; b13 = bb[bq, jb + 13]; b14 = bb[bq, jb + 14]; b15 = bb[bq, jb + 15]  # noqa: E501, E702
-        a = aa[ia + 0, kp]
-        c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7; c0_8 += a * b8; c0_9 += a * b9; c0_10 += a * b10; c0_11 += a * b11; c0_12 += a * b12; c0_13 += a * b13; c0_14 += a * b14; c0_15 += a * b15  # noqa: E501, E702
-        a = aa[ia + 1, kp]
-        c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3; c1_4 += a * b4; c1_5 += a * b5; c1_6 += a * b6; c1_7 += a * b7; c1_8 += a * b8; c1_9 += a * b9; c1_10 += a * b10; c1_11 += a * b11; c1_12 += a * b12; c1_13 += a * b13; c1_14 += a * b14; c1_15 += a * b15  # noqa: E501, E702
-        a = aa[ia + 2, kp]
-        c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3; c2_4 += a * b4; c2_5 += a * b5; c2_6 += a * b6; c2_7 += a * b7; c2_8 += a * b8; c2_9 += a * b9; c2_10 += a * b10; c2_11 += a * b11; c2_12 += a * b12; c2_13 += a * b13; c2_14 += a * b14; c2_15 += a * b15  # noqa: E501, E702
-        a = aa[ia + 3, kp]
-        c3_0 += a * b0; c3_1 += a * b1; c3_2 += a * b2; c3_3 += a * b3; c3_4 += a * b4; c3_5 += a * b5; c3_6 += a * b6; c3_7 += a * b7; c3_8 += a * b8; c3_9 += a * b9; c3_10 += a * b10; c3_11 += a * b11; c3_12 += a * b12; c3_13 += a * b13; c3_14 += a * b14; c3_15 += a * b15  # noqa: E501, E702
-        a = aa[ia + 4, kp]
-        c4_0 += a * b0; c4_1 += a * b1; c4_2 += a * b2; c4_3 += a * b3; c4_4 += a * b4; c4_5 += a * b5; c4_6 += a * b6; c4_7 += a * b7; c4_8 += a * b8; c4_9 += a * b9; c4_10 += a * b10; c4_11 += a * b11; c4_12 += a * b12; c4_13 += a * b13; c4_14 += a * b14; c4_15 += a * b15  # noqa: E501, E702
-        a = aa[ia + 5, kp]
-        c5_0 += a * b0; c5_1 += a * b1; c5_2 += a * b2; c5_3 += a * b3; c5_4 += a * b4; c5_5 += a * b5; c5_6 += a * b6; c5_7 += a * b7; c5_8 += a * b8; c5_9 += a * b9; c5_10 += a * b10; c5_11 += a * b11; c5_12 += a * b12; c5_13 += a * b13; c5_14 += a * b14; c5_15 += a * b15  # noqa: E501, E702
-        a = aa[ia + 6, kp]
-        c6_0 += a * b0; c6_1 += a * b1; c6_2 += a * b2; c6_3 += a * b3; c6_4 += a * b4; c6_5 += a * b5; c6_6 += a * b6; c6_7 += a * b7; c6_8 += a * b8; c6_9 += a * b9; c6_10 += a * b10; c6_11 += a * b11; c6_12 += a * b12; c6_13 += a * b13; c6_14 += a * b14; c6_15 += a * b15  # noqa: E501, E702
-        a = aa[ia + 7, kp]
-        c7_0 += a * b0; c7_1 += a * b1; c7_2 += a * b2; c7_3 += a * b3; c7_4 += a * b4; c7_5 += a * b5; c7_6 += a * b6; c7_7 += a * b7; c7_8 += a * b8; c7_9 += a * b9; c7_10 += a * b10; c7_11 += a * b11; c7_12 += a * b12; c7_13 += a * b13; c7_14 += a * b14; c7_15 += a * b15  # noqa: E501, E702
-    c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3; c[i + 0, j + 4] = c0_4; c[i + 0, j + 5] = c0_5; c[i + 0, j + 6] = c0_6; c[i + 0, j + 7] = c0_7; c[i + 0, j + 8] = c0_8; c[i + 0, j + 9] = c0_9; c[i + 0, j + 10] = c0_10; c[i + 0, j + 11] = c0_11; c[i + 0, j + 12] = c0_12; c[i + 0, j + 13] = c0_13; c[i + 0, j + 14] = c0_14; c[i + 0, j + 15] = c0_15  # noqa: E501, E702
-    c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3; c[i + 1, j + 4] = c1_4; c[i + 1, j + 5] = c1_5; c[i + 1, j + 6] = c1_6; c[i + 1, j + 7] = c1_7; c[i + 1, j + 8] = c1_8; c[i + 1, j + 9] = c1_9; c[i + 1, j + 10] = c1_10; c[i + 1, j + 11] = c1_11; c[i + 1, j + 12] = c1_12; c[i + 1, j + 13] = c1_13; c[i + 1, j + 14] = c1_14; c[i + 1, j + 15] = c1_15  # noqa: E501, E702
-    c[i + 2, j + 0] = c2_0; c[i + 2, j + 1] = c2_1; c[i + 2, j + 2] = c2_2; c[i + 2, j + 3] = c2_3; c[i + 2, j + 4] = c2_4; c[i + 2, j + 5] = c2_5; c[i + 2, j + 6] = c2_6; c[i + 2, j + 7] = c2_7; c[i + 2, j + 8] = c2_8; c[i + 2, j + 9] = c2_9; c[i + 2, j + 10] = c2_10; c[i + 2, j + 11] = c2_11; c[i + 2, j + 12] = c2_12; c[i + 2, j + 13] = c2_13; c[i + 2, j + 14] = c2_14; c[i + 2, j + 15] = c2_15  # noqa: E501, E702
-    c[i + 3, j + 0] = c3_0; c[i + 3, j + 1] = c3_1; c[i + 3, j + 2] = c3_2; c[i + 3, j + 3] = c3_3; c[i + 3, j + 4] = c3_4; c[i + 3, j + 5] = c3_5; c[i + 3, j + 6] = c3_6; c[i + 3, j + 7] = c3_7; c[i + 3, j + 8] = c3_8; c[i + 3, j + 9] = c3_9; c[i + 3, j + 10] = c3_10; c[i + 3, j + 11] = c3_11; c[i + 3, j + 12] = c3_12; c[i + 3, j + 13] = c3_13; c[i + 3, j + 14] = c3_14; c[i + 3, j + 15] = c3_15  # noqa: E501, E702
-    c[i + 4, j + 0] = c4_0; c[i + 4, j + 1] = c4_1; c[i + 4, j + 2] = c4_2; c[i + 4, j + 3] = c4_3; c[i + 4, j + 4] = c4_4; c[i + 4, j + 5] = c4_5; c[i + 4, j + 6] = c4_6; c[i + 4, j + 7] = c4_7; c[i + 4, j + 8] = c4_8; c[i + 4, j + 9] = c4_9; c[i + 4, j + 10] = c4_10; c[i + 4, j + 11] = c4_11; c[i + 4, j + 12] = c4_12; c[i + 4, j + 13] = c4_13; c[i + 4, j + 14] = c4_14; c[i + 4, j + 15] = c4_15  # noqa: E501, E702
-    c[i + 5, j + 0] = c5_0; c[i + 5, j + 1] = c5_1; c[i + 5, j + 2] = c5_2; c[i + 5, j + 3] = c5_3; c[i + 5, j + 4] = c5_4; c[i + 5, j + 5] = c5_5; c[i + 5, j + 6] = c5_6; c[i + 5, j + 7] = c5_7; c[i + 5, j + 8] = c5_8; c[i + 5, j + 9] = c5_9; c[i + 5, j + 10] = c5_10; c[i + 5, j + 11] = c5_11; c[i + 5, j + 12] = c5_12; c[i + 5, j + 13] = c5_13; c[i + 5, j + 14] = c5_14; c[i + 5, j + 15] = c5_15  # noqa: E501, E702
-    c[i + 6, j + 0] = c6_0; c[i + 6, j + 1] = c6_1; c[i + 6, j + 2] = c6_2; c[i + 6, j + 3] = c6_3; c[i + 6, j + 4] = c6_4; c[i + 6, j + 5] = c6_5; c[i + 6, j + 6] = c6_6; c[i + 6, j + 7] = c6_7; c[i + 6, j + 8] = c6_8; c[i + 6, j + 9] = c6_9; c[i + 6, j + 10] = c6_10; c[i + 6, j + 11] = c6_11; c[i + 6, j + 12] = c6_12; c[i + 6, j + 13] = c6_13; c[i + 6, j + 14] = c6_14; c[i + 6, j + 15] = c6_15  # noqa: E501, E702
-    c[i + 7, j + 0] = c7_0; c[i + 7, j + 1] = c7_1; c[i + 7, j + 2] = c7_2; c[i + 7, j + 3] = c7_3; c[i + 7, j + 4] = c7_4; c[i + 7, j + 5] = c7_5; c[i + 7, j + 6] = c7_6; c[i + 7, j + 7] = c7_7; c[i + 7, j + 8] = c7_8; c[i + 7, j + 9] = c7_9; c[i + 7, j + 10] = c7_10; c[i + 7, j + 11] = c7_11; c[i + 7, j + 12] = c7_12; c[i + 7, j + 13] = c7_13; c[i + 7, j + 14] = c7_14; c[i + 7, j + 15] = c7_15  # noqa: E501, E702
-
-
-@gemm_kernel
-def _micro_4x8(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(4, 8, '_micro_4x8')
-    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
-    c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs  # noqa: E501, E702
-    c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs  # noqa: E501, E702
-    c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs  # noqa: E501, E702
-    c3_0 = c[i + 3, j + 0] * cs; c3_1 = c[i + 3, j + 1] * cs; c3_2 = c[i + 3, j + 2] * cs; c3_3 = c[i + 3, j + 3] * cs; c3_4 = c[i + 3, j + 4] * cs; c3_5 = c[i + 3, j + 5] * cs; c3_6 = c[i + 3, j + 6] * cs; c3_7 = c[i + 3, j + 7] * cs  # noqa: E501, E702
-    for p in range(kc):
-        kp = ka + p
-        bq = kb + p
-        b0 = bb[bq, jb + 0]; b1 = bb[bq, jb + 1]; b2 = bb[bq, jb + 2]; b3 = bb[bq, jb + 3]; b4 = bb[bq, jb + 4]; b5 = bb[bq, jb + 5]; b6 = bb[bq, jb + 6]; b7 = bb[bq, jb + 7]  # noqa: E501, E702
-        a = aa[ia + 0, kp]
-        c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7  # noqa: E501, E702
-        a = aa[ia + 1, kp]
-        c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3; c1_4 += a * b4; c1_5 += a * b5; c1_6 += a * b6; c1_7 += a * b7  # noqa: E501, E702
-        a = aa[ia + 2, kp]
-        c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3; c2_4 += a * b4; c2_5 += a * b5; c2_6 += a * b6; c2_7 += a * b7  # noqa: E501, E702
-        a = aa[ia + 3, kp]
-        c3_0 += a * b0; c3_1 += a * b1; c3_2 += a * b2; c3_3 += a * b3; c3_4 += a * b4; c3_5 += a * b5; c3_6 += a * b6; c3_7 += a * b7  # noqa: E501, E702
-    c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3; c[i + 0, j + 4] = c0_4; c[i + 0, j + 5] = c0_5; c[i + 0, j + 6] = c0_6; c[i + 0, j + 7] = c0_7  # noqa: E501, E702
-    c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3; c[i + 1, j + 4] = c1_4; c[i + 1, j + 5] = c1_5; c[i + 1, j + 6] = c1_6; c[i + 1, j + 7] = c1_7  # noqa: E501, E702
-    c[i + 2, j + 0] = c2_0; c[i + 2, j + 1] = c2_1; c[i + 2, j + 2] = c2_2; c[i + 2, j + 3] = c2_3; c[i + 2, j + 4] = c2_4; c[i + 2, j + 5] = c2_5; c[i + 2, j + 6] = c2_6; c[i + 2, j + 7] = c2_7  # noqa: E501, E702
-    c[i + 3, j + 0] = c3_0; c[i + 3, j + 1] = c3_1; c[i + 3, j + 2] = c3_2; c[i + 3, j + 3] = c3_3; c[i + 3, j + 4] = c3_4; c[i + 3, j + 5] = c3_5; c[i + 3, j + 6] = c3_6; c[i + 3, j + 7] = c3_7  # noqa: E501, E702
-
-
-@gemm_kernel
-def _micro_4x4(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(4, 4, '_micro_4x4')
-    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
-    c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs  # noqa: E501, E702
-    c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs  # noqa: E501, E702
-    c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs  # noqa: E501, E702
-    c3_0 = c[i + 3, j + 0] * cs; c3_1 = c[i + 3, j + 1] * cs; c3_2 = c[i + 3, j + 2] * cs; c3_3 = c[i + 3, j + 3] * cs  # noqa: E501, E702
-    for p in range(kc):
-        kp = ka + p
-        bq = kb + p
-        b0 = bb[bq, jb + 0]; b1 = bb[bq, jb + 1]; b2 = bb[bq, jb + 2]; b3 = bb[bq, jb + 3]  # noqa: E501, E702
-        a = aa[ia + 0, kp]
-        c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3  # noqa: E501, E702
-        a = aa[ia + 1, kp]
-        c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3  # noqa: E501, E702
-        a = aa[ia + 2, kp]
-        c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3  # noqa: E501, E702
-        a = aa[ia + 3, kp]
-        c3_0 += a * b0; c3_1 += a * b1; c3_2 += a * b2; c3_3 += a * b3  # noqa: E501, E702
-    c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3  # noqa: E501, E702
-    c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3  # noqa: E501, E702
-    c[i + 2, j + 0] = c2_0; c[i + 2, j + 1] = c2_1; c[i + 2, j + 2] = c2_2; c[i + 2, j + 3] = c2_3  # noqa: E501, E702
-    c[i + 3, j + 0] = c3_0; c[i + 3, j + 1] = c3_1; c[i + 3, j + 2] = c3_2; c[i + 3, j + 3] = c3_3  # noqa: E501, E702
-
-
-@gemm_kernel
-def _micro_3x32(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(3, 32, '_micro_3x32')
-    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
-    c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs; c0_8 = c[i + 0, j + 8] * cs; c0_9 = c[i + 0, j + 9] * cs; c0_10 = c[i + 0, j + 10] * cs; c0_11 = c[i + 0, j + 11] * cs; c0_12 = c[i + 0, j + 12] * cs; c0_13 = c[i + 0, j + 13] * cs; c0_14 = c[i + 0, j + 14] * cs; c0_15 = c[i + 0, j + 15] * cs; c0_16 = c[i + 0, j + 16] * cs; c0_17 = c[i + 0, j + 17] * cs; c0_18 = c[i + 0, j + 18] * cs; c0_19 = c[i + 0, j + 19] * cs; c0_20 = c[i + 0, j + 20] * cs; c0_21 = c[i + 0, j + 21] * cs; c0_22 = c[i + 0, j + 22] * cs; c0_23 = c[i + 0, j + 23] * cs; c0_24 = c[i + 0, j + 24] * cs; c0_25 = c[i + 0, j + 25] * cs; c0_26 = c[i + 0, j + 26] * cs; c0_27 = c[i + 0, j + 27] * cs; c0_28 = c[i + 0, j + 28] * cs; c0_29 = c[i + 0, j + 29] * cs; c0_30 = c[i + 0, j + 30] * cs; c0_31 = c[i + 0, j + 31] * cs  # noqa: E501, E702
-    c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs; c1_8 = c[i + 1, j + 8] * cs; c1_9 = c[i + 1, j + 9] * cs; c1_10 = c[i + 1, j + 10] * cs; c1_11 = c[i + 1, j + 11] * cs; c1_12 = c[i + 1, j + 12] * cs; c1_13 = c[i + 1, j + 13] * cs; c1_14 = c[i + 1, j + 14] * cs; c1_15 = c[i + 1, j + 15] * cs; c1_16 = c[i + 1, j + 16] * cs; c1_17 = c[i + 1, j + 17] * cs; c1_18 = c[i + 1, j + 18] * cs; c1_19 = c[i + 1, j + 19] * cs; c1_20 = c[i + 1, j + 20] * cs; c1_21 = c[i + 1, j + 21] * cs; c1_22 = c[i + 1, j + 22] * cs; c1_23 = c[i + 1, j + 23] * cs; c1_24 = c[i + 1, j + 24] * cs; c1_25 = c[i + 1, j + 25] * cs; c1_26 = c[i + 1, j + 26] * cs; c1_27 = c[i + 1, j + 27] * cs; c1_28 = c[i + 1, j + 28] * cs; c1_29 = c[i + 1, j + 29] * cs; c1_30 = c[i + 1, j + 30] * cs; c1_31 = c[i + 1, j + 31] * cs  # noqa: E501, E702
-    c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs; c2_8 = c[i + 2, j + 8] * cs; c2_9 = c[i + 2, j + 9] * cs; c2_10 = c[i + 2, j + 10] * cs; c2_11 = c[i + 2, j + 11] * cs; c2_12 = c[i + 2, j + 12] * cs; c2_13 = c[i + 2, j + 13] * cs; c2_14 = c[i + 2, j + 14] * cs; c2_15 = c[i + 2, j + 15] * cs; c2_16 = c[i + 2, j + 16] * cs; c2_17 = c[i + 2, j + 17] * cs; c2_18 = c[i + 2, j + 18] * cs; c2_19 = c[i + 2, j + 19] * cs; c2_20 = c[i + 2, j + 20] * cs; c2_21 = c[i + 2, j + 21] * cs; c2_22 = c[i + 2, j + 22] * cs; c2_23 = c[i + 2, j + 23] * cs; c2_24 = c[i + 2, j + 24] * cs; c2_25 = c[i + 2, j + 25] * cs; c2_26 = c[i + 2, j + 26] * cs; c2_27 = c[i + 2, j + 27] * cs; c2_28 = c[i + 2, j + 28] * cs; c2_29 = c[i + 2, j + 29] * cs; c2_30 = c[i + 2, j + 30] * cs; c2_31 = c[i + 2, j + 31] * cs  # noqa: E501, E702
-    for p in range(kc):
-        kp = ka + p
-        bq = kb + p
-        b0 = bb[bq, jb + 0]; b1 = bb[bq, jb + 1]; b2 = bb[bq, jb + 2]; b3 = bb[bq, jb + 3]; b4 = bb[bq, jb + 4]; b5 = bb[bq, jb + 5]; b6 = bb[bq, jb + 6]; b7 = bb[bq, jb + 7]; b8 = bb[bq, jb + 8]; b9 = bb[bq, jb + 9]; b10 = bb[bq, jb + 10]; b11 = bb[bq, jb + 11]; b12 = bb[bq, jb + 12]; b13 = bb[bq, jb + 13]; b14 = bb[bq, jb + 14]; b15 = bb[bq, jb + 15]; b16 = bb[bq, jb + 16]; b17 = bb[bq, jb + 17]; b18 = bb[bq, jb + 18]; b19 = bb[bq, jb + 19]; b20 = bb[bq, jb + 20]; b21 = bb[bq, jb + 21]; b22 = bb[bq, jb + 22]; b23 = bb[bq, jb + 23]; b24 = bb[bq, jb + 24]; b25 = bb[bq, jb + 25]; b26 = bb[bq, jb + 26]; b27 = bb[bq, jb + 27]; b28 = bb[bq, jb + 28]; b29 = bb[bq, jb + 29]; b30 = bb[bq, jb + 30]; b31 = bb[bq, jb + 31]  # noqa: E501, E702
-        a = aa[ia + 0, kp]
-        c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7; c0_8 += a * b8; c0_9 += a * b9; c0_10 += a * b10; c0_11 += a * b11; c0_12 += a * b12; c0_13 += a * b13; c0_14 += a * b14; c0_15 += a * b15; c0_16 += a * b16; c0_17 += a * b17; c0_18 += a * b18; c0_19 += a * b19; c0_20 += a * b20; c0_21 += a * b21; c0_22 += a * b22; c0_23 += a * b23; c0_24 += a * b24; c0_25 += a * b25; c0_26 += a * b26; c0_27 += a * b27; c0_28 += a * b28; c0_29 += a * b29; c0_30 += a * b30; c0_31 += a * b31  # noqa: E501, E702
-        a = aa[ia + 1, kp]
-        c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3; c1_4 += a * b4; c1_5 += a * b5; c1_6 += a * b6; c1_7 += a * b7; c1_8 += a * b8; c1_9 += a * b9; c1_10 += a * b10; c1_11 += a * b11; c1_12 += a * b12; c1_13 += a * b13; c1_14 += a * b14; c1_15 += a * b15; c1_16 += a * b16; c1_17 += a * b17; c1_18 += a * b18; c1_19 += a * b19; c1_20 += a * b20; c1_21 += a * b21; c1_22 += a * b22; c1_23 += a * b23; c1_24 += a * b24; c1_25 += a * b25; c1_26 += a * b26; c1_27 += a * b27; c1_28 += a * b28; c1_29 += a * b29; c1_30 += a * b30; c1_31 += a * b31  # noqa: E501, E702
-        a = aa[ia + 2, kp]
-        c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3; c2_4 += a * b4; c2_5 += a * b5; c2_6 += a * b6; c2_7 += a * b7; c2_8 += a * b8; c2_9 += a * b9; c2_10 += a * b10; c2_11 += a * b11; c2_12 += a * b12; c2_13 += a * b13; c2_14 += a * b14; c2_15 += a * b15; c2_16 += a * b16; c2_17 += a * b17; c2_18 += a * b18; c2_19 += a * b19; c2_20 += a * b20; c2_21 += a * b21; c2_22 += a * b22; c2_23 += a * b23; c2_24 += a * b24; c2_25 += a * b25; c2_26 += a * b26; c2_27 += a * b27; c2_28 += a * b28; c2_29 += a * b29; c2_30 += a * b30; c2_31 += a * b31  # noqa: E501, E702
-    c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3; c[i + 0, j + 4] = c0_4; c[i + 0, j + 5] = c0_5; c[i + 0, j + 6] = c0_6; c[i + 0, j + 7] = c0_7; c[i + 0, j + 8] = c0_8; c[i + 0, j + 9] = c0_9; c[i + 0, j + 10] = c0_10; c[i + 0, j + 11] = c0_11; c[i + 0, j + 12] = c0_12; c[i + 0, j + 13] = c0_13; c[i + 0, j + 14] = c0_14; c[i + 0, j + 15] = c0_15; c[i + 0, j + 16] = c0_16; c[i + 0, j + 17] = c0_17; c[i + 0, j + 18] = c0_18; c[i + 0, j + 19] = c0_19; c[i + 0, j + 20] = c0_20; c[i + 0, j + 21] = c0_21; c[i + 0, j + 22] = c0_22; c[i + 0, j + 23] = c0_23; c[i + 0, j + 24] = c0_24; c[i + 0, j + 25] = c0_25; c[i + 0, j + 26] = c0_26; c[i + 0, j + 27] = c0_27; c[i + 0, j + 28] = c0_28; c[i + 0, j + 29] = c0_29; c[i + 0, j + 30] = c0_30; c[i + 0, j + 31] = c0_31  # noqa: E501, E702
-    c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3; c[i + 1, j + 4] = c1_4; c[i + 1, j + 5] = c1_5; c[i + 1, j + 6] = c1_6; c[i + 1, j + 7] = c1_7; c[i + 1, j + 8] = c1_8; c[i + 1, j + 9] = c1_9; c[i + 1, j + 10] = c1_10; c[i + 1, j + 11] = c1_11; c[i + 1, j + 12] = c1_12; c[i + 1, j + 13] = c1_13; c[i + 1, j + 14] = c1_14; c[i + 1, j + 15] = c1_15; c[i + 1, j + 16] = c1_16; c[i + 1, j + 17] = c1_17; c[i + 1, j + 18] = c1_18; c[i + 1, j + 19] = c1_19; c[i + 1, j + 20] = c1_20; c[i + 1, j + 21] = c1_21; c[i + 1, j + 22] = c1_22; c[i + 1, j + 23] = c1_23; c[i + 1, j + 24] = c1_24; c[i + 1, j + 25] = c1_25; c[i + 1, j + 26] = c1_26; c[i + 1, j + 27] = c1_27; c[i + 1, j + 28] = c1_28; c[i + 1, j + 29] = c1_29; c[i + 1, j + 30] = c1_30; c[i + 1, j + 31] = c1_31  # noqa: E501, E702
-    c[i + 2, j + 0] = c2_0; c[i + 2, j + 1] = c2_1; c[i + 2, j + 2] = c2_2; c[i + 2, j + 3] = c2_3; c[i + 2, j + 4] = c2_4; c[i + 2, j + 5] = c2_5; c[i + 2, j + 6] = c2_6; c[i + 2, j + 7] = c2_7; c[i + 2, j + 8] = c2_8; c[i + 2, j + 9] = c2_9; c[i + 2, j + 10] = c2_10; c[i + 2, j + 11] = c2_11; c[i + 2, j + 12] = c2_12; c[i + 2, j + 13] = c2_13; c[i + 2, j + 14] = c2_14; c[i + 2, j + 15] = c2_15; c[i + 2, j + 16] = c2_16; c[i + 2, j + 17] = c2_17; c[i + 2, j + 18] = c2_18; c[i + 2, j + 19] = c2_19; c[i + 2, j + 20] = c2_20; c[i + 2, j + 21] = c2_21; c[i + 2, j + 22] = c2_22; c[i + 2, j + 23] = c2_23; c[i + 2, j + 24] = c2_24; c[i + 2, j + 25] = c2_25; c[i + 2, j + 26] = c2_26; c[i + 2, j + 27] = c2_27; c[i + 2, j + 28] = c2_28; c[i + 2, j + 29] = c2_29; c[i + 2, j + 30] = c2_30; c[i + 2, j + 31] = c2_31  # noqa: E501, E702
-
-
-@gemm_kernel
-def _micro_3x16(kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):  # generated: _micro_kernel_source(3, 16, '_micro_3x16')
-    kc &= _IDX; ia &= _IDX; ka &= _IDX; kb &= _IDX; jb &= _IDX; i &= _IDX; j &= _IDX  # noqa: E702
-    c0_0 = c[i + 0, j + 0] * cs; c0_1 = c[i + 0, j + 1] * cs; c0_2 = c[i + 0, j + 2] * cs; c0_3 = c[i + 0, j + 3] * cs; c0_4 = c[i + 0, j + 4] * cs; c0_5 = c[i + 0, j + 5] * cs; c0_6 = c[i + 0, j + 6] * cs; c0_7 = c[i + 0, j + 7] * cs; c0_8 = c[i + 0, j + 8] * cs; c0_9 = c[i + 0, j + 9] * cs; c0_10 = c[i + 0, j + 10] * cs; c0_11 = c[i + 0, j + 11] * cs; c0_12 = c[i + 0, j + 12] * cs; c0_13 = c[i + 0, j + 13] * cs; c0_14 = c[i + 0, j + 14] * cs; c0_15 = c[i + 0, j + 15] * cs  # noqa: E501, E702
-    c1_0 = c[i + 1, j + 0] * cs; c1_1 = c[i + 1, j + 1] * cs; c1_2 = c[i + 1, j + 2] * cs; c1_3 = c[i + 1, j + 3] * cs; c1_4 = c[i + 1, j + 4] * cs; c1_5 = c[i + 1, j + 5] * cs; c1_6 = c[i + 1, j + 6] * cs; c1_7 = c[i + 1, j + 7] * cs; c1_8 = c[i + 1, j + 8] * cs; c1_9 = c[i + 1, j + 9] * cs; c1_10 = c[i + 1, j + 10] * cs; c1_11 = c[i + 1, j + 11] * cs; c1_12 = c[i + 1, j + 12] * cs; c1_13 = c[i + 1, j + 13] * cs; c1_14 = c[i + 1, j + 14] * cs; c1_15 = c[i + 1, j + 15] * cs  # noqa: E501, E702
-    c2_0 = c[i + 2, j + 0] * cs; c2_1 = c[i + 2, j + 1] * cs; c2_2 = c[i + 2, j + 2] * cs; c2_3 = c[i + 2, j + 3] * cs; c2_4 = c[i + 2, j + 4] * cs; c2_5 = c[i + 2, j + 5] * cs; c2_6 = c[i + 2, j + 6] * cs; c2_7 = c[i + 2, j + 7] * cs; c2_8 = c[i + 2, j + 8] * cs; c2_9 = c[i + 2, j + 9] * cs; c2_10 = c[i + 2, j + 10] * cs; c2_11 = c[i + 2, j + 11] * cs; c2_12 = c[i + 2, j + 12] * cs; c2_13 = c[i + 2, j + 13] * cs; c2_14 = c[i + 2, j + 14] * cs; c2_15 = c[i + 2, j + 15] * cs  # noqa: E501, E702
-    for p in range(kc):
-        kp = ka + p
-        bq = kb + p
-        b0 = bb[bq, jb + 0]; b1 = bb[bq, jb + 1]; b2 = bb[bq, jb + 2]; b3 = bb[bq, jb + 3]; b4 = bb[bq, jb + 4]; b5 = bb[bq, jb + 5]; b6 = bb[bq, jb + 6]; b7 = bb[bq, jb + 7]; b8 = bb[bq, jb + 8]; b9 = bb[bq, jb + 9]; b10 = bb[bq, jb + 10]; b11 = bb[bq, jb + 11]; b12 = bb[bq, jb + 12]; b13 = bb[bq, jb + 13]; b14 = bb[bq, jb + 14]; b15 = bb[bq, jb + 15]  # noqa: E501, E702
-        a = aa[ia + 0, kp]
-        c0_0 += a * b0; c0_1 += a * b1; c0_2 += a * b2; c0_3 += a * b3; c0_4 += a * b4; c0_5 += a * b5; c0_6 += a * b6; c0_7 += a * b7; c0_8 += a * b8; c0_9 += a * b9; c0_10 += a * b10; c0_11 += a * b11; c0_12 += a * b12; c0_13 += a * b13; c0_14 += a * b14; c0_15 += a * b15  # noqa: E501, E702
-        a = aa[ia + 1, kp]
-        c1_0 += a * b0; c1_1 += a * b1; c1_2 += a * b2; c1_3 += a * b3; c1_4 += a * b4; c1_5 += a * b5; c1_6 += a * b6; c1_7 += a * b7; c1_8 += a * b8; c1_9 += a * b9; c1_10 += a * b10; c1_11 += a * b11; c1_12 += a * b12; c1_13 += a * b13; c1_14 += a * b14; c1_15 += a * b15  # noqa: E501, E702
-        a = aa[ia + 2, kp]
-        c2_0 += a * b0; c2_1 += a * b1; c2_2 += a * b2; c2_3 += a * b3; c2_4 += a * b4; c2_5 += a * b5; c2_6 += a * b6; c2_7 += a * b7; c2_8 += a * b8; c2_9 += a * b9; c2_10 += a * b10; c2_11 += a * b11; c2_12 += a * b12; c2_13 += a * b13; c2_14 += a * b14; c2_15 += a * b15  # noqa: E501, E702
-    c[i + 0, j + 0] = c0_0; c[i + 0, j + 1] = c0_1; c[i + 0, j + 2] = c0_2; c[i + 0, j + 3] = c0_3; c[i + 0, j + 4] = c0_4; c[i + 0, j + 5] = c0_5; c[i + 0, j + 6] = c0_6; c[i + 0, j + 7] = c0_7; c[i + 0, j + 8] = c0_8; c[i + 0, j + 9] = c0_9; c[i + 0, j + 10] = c0_10; c[i + 0, j + 11] = c0_11; c[i + 0, j + 12] = c0_12; c[i + 0, j + 13] = c0_13; c[i + 0, j + 14] = c0_14; c[i + 0, j + 15] = c0_15  # noqa: E501, E702
-    c[i + 1, j + 0] = c1_0; c[i + 1, j + 1] = c1_1; c[i + 1, j + 2] = c1_2; c[i + 1, j + 3] = c1_3; c[i + 1, j + 4] = c1_4; c[i + 1, j + 5] = c1_5; c[i + 1, j + 6] = c1_6; c[i + 1, j + 7] = c1_7; c[i + 1, j + 8] = c1_8; c[i + 1, j + 9] = c1_9; c[i + 1, j + 10] = c1_10; c[i + 1, j + 11] = c1_11; c[i + 1, j + 12] = c1_12; c[i + 1, j + 13] = c1_13; c[i + 1, j + 14] = c1_14; c[i + 1, j + 15] = c1_15  # noqa: E501, E702
-    c[i + 2, j + 0] = c2_0; c[i + 2, j + 1] = c2_1; c[i + 2, j + 2] = c2_2; c[i + 2, j + 3] = c2_3; c[i + 2, j + 4] = c2_4; c[i + 2, j + 5] = c2_5; c[i + 2, j + 6] = c2_6; c[i + 2, j + 7] = c2_7; c[i + 2, j + 8] = c2_8; c[i + 2, j + 9] = c2_9; c[i + 2, j + 10] = c2_10; c[i + 2, j + 11] = c2_11; c[i + 2, j + 12] = c2_12; c[i + 2, j + 13] = c2_13; c[i + 2, j + 14] = c2_14; c[i + 2, j + 15] = c2_15  # noqa: E501, E702
-
-
-# ---- end of generated code ----
+        for v in range(pieces):
+            c_op.store_vector(c_rows[r], c_cols[v], builder.load(accumulators[r, v]))
 
 
 # ---- templates: cloned once per (ISA, dtype) with MR, NR, NR2, KC, MC, NC, DIRECT_B_MAX_M, NARROW,
@@ -415,10 +324,14 @@ def _pack_b(trans_b, b, p0, kc, j0, nc, bp):
 def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, tile):
     """C[m0:m1, n0:n1] on one thread: jc -> pc -> pack B -> ic -> pack A -> ir -> jr -> register tile."""
     one = c.dtype.type(1)
+    # k in equal blocks of at most KC (576 = 3 x 192, not 256 + 256 + 64: a short last block
+    # reads and writes every C tile for few FMAs)
+    k_blocks = (k + KC - 1) // KC
+    k_step = (k + k_blocks - 1) // k_blocks
     for jc in range(n0, n1, NC):
         nc = min(NC, n1 - jc)
-        for pc in range(0, k, KC):
-            kc = min(KC, k - pc)
+        for pc in range(0, k, k_step):
+            kc = min(k_step, k - pc)
             cs = beta if pc == 0 else one   # Darknet scales C by beta before accumulating
             # Small k (16x27x173056: K = 27) reads B in place: then B is read once from memory
             # and packing would only add a copy. Larger k packs, because a kernel call reading kc
@@ -436,13 +349,13 @@ def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, ti
                 if not direct:
                     _pack_a(trans_a, alpha, a, ic, mc, pc, kc, ap)
                 k0 = pc - pc    # 0 as a plain int: a literal 0 argument would compile the kernels again
-                for ir in range(0, mc, MR):
-                    mr = min(MR, mc - ir)
-                    i = ic + ir
-                    for jr in range(0, nc, NR):
-                        nr = min(NR, nc - jr)
-                        j = jc + jr
-                        width = NR if nr > NR2 else NR2
+                for jr in range(0, nc, NR):
+                    nr = min(NR, nc - jr)
+                    j = jc + jr
+                    width = NR if nr > NR2 else NR2
+                    for ir in range(0, mc, MR):
+                        mr = min(MR, mc - ir)
+                        i = ic + ir
                         inside = mr == MR and nr == width
                         if inside:
                             cc, ii, jj = c, i, j
@@ -462,9 +375,8 @@ def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, ti
                             bb, kb, jb = bp, k0, k0
                         else:
                             bb, kb, jb = bp, jr // NR * kc, k0
-                        # One call site per kernel: each extra call site of a 600-instruction
-                        # kernel costs seconds of LLVM time at the first compile. NARROW is a
-                        # constant of the clone, so numba prunes the branch it does not take.
+                        # One call site per kernel (each is an inline copy of its loop). NARROW
+                        # is a constant of the clone, so numba prunes the branch it does not take.
                         if NARROW:
                             if width == NR:
                                 _micro(kc, aa, ia, ka, bb, kb, jb, cc, ii, jj, cs)
@@ -524,8 +436,8 @@ def _variant(isa, dtype):
     suffix = "_%s_%s" % (isa, {"f4": "f32", "f8": "f64"}[dtype])
     ns = dict(globals())
     ns.update(MR=t.mr, NR=t.nr, NR2=t.nr2, KC=t.kc, MC=t.mc, NC=t.nc, DIRECT_B_MAX_M=t.direct_b_max_m, NARROW=t.nr2 != t.nr,
-              _micro=globals()["_micro_%dx%d" % (t.mr, t.nr)],
-              _micro_narrow=globals()["_micro_%dx%d" % (t.mr, t.nr2)])
+              _micro=_register_tile(t.mr, t.nr, VECTOR_BYTES[isa]),
+              _micro_narrow=_register_tile(t.mr, t.nr2, VECTOR_BYTES[isa]))
     for template in (_pack_a, _pack_b, _block):
         ns[template.__name__] = _clone(template, template.__name__ + suffix, ns, gemm_kernel)
     return _clone(_gemm, "_gemm" + suffix, ns, parallel_gemm_kernel)
