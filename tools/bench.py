@@ -25,6 +25,11 @@ How it measures:
   returns decoded boxes, so it is compared on the layer before each [yolo] (the raw head).
 * The % of peak uses threads x the 1-thread FMA peak measured here (tools/peak_flops.py); the
   N-thread measurement is reported too (another process on the other core lowers it).
+* --as-avx2 holds EVERY contender to AVX2 + FMA on an AVX-512 host, a proxy for the AVX2 machines
+  (AMD EPYC) when none is at hand: Numba builds haswell code (gemm picks its AVX2 tile), OpenBLAS runs
+  its Haswell kernel, OpenCV's dispatcher leaves out its AVX-512 paths and PyTorch's ATen and oneDNN
+  stop at AVX2 (AVX2_PROXY_ENV; each worker reports the ISA its library says it uses). The caches,
+  clocks and FMA latency are still this CPU's, not Zen's.
 """
 import argparse
 import json
@@ -40,6 +45,10 @@ ROOT = os.path.dirname(HERE)
 DOCUMENTED_PEAK_2_THREADS = 488.0     # PERFORMANCE.md, AVX-512 FMA microbenchmark on 2 cores
 ACTIVATION_OPS = ("linear", "leaky", "relu", "logistic", "tanh", "mish", "swish", "elu", "selu")
 CONTENDERS = ("opencv", "torch_eager", "torch_folded_cl")
+# --as-avx2: the environment that makes each contender's library stop at AVX2 + FMA
+AVX2_PROXY_ENV = {"NUMBA_CPU_NAME": "haswell", "OPENBLAS_CORETYPE": "Haswell",
+                  "OPENCV_CPU_DISABLE": "AVX512F,AVX512-SKX,AVX512CD,AVX512BW,AVX512DQ,AVX512VL",
+                  "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 TITLES = {"darknet_py": "darknet_py (Numba)", "opencv": "OpenCV DNN (DNN_BACKEND_OPENCV)",
           "torch_eager": "PyTorch eager NCHW", "torch_folded_cl": "PyTorch BN folded + channels_last"}
 
@@ -216,7 +225,15 @@ def worker_darknet(a):
              **{f"l{i}": net.layers[i].output_array() for i in keep})
     emit({"first_forward_s": first_s, "forward_ms": [1e3 * s for s in totals],
           "layer_runs_ms": [[1e3 * t for t in v] for v in per_layer], "rss_mib": max_rss_mib(),
-          "numba_threads": numba.get_num_threads(), "threading_layer": numba.threading_layer()})
+          "numba_threads": numba.get_num_threads(), "threading_layer": numba.threading_layer(),
+          "isa": _darknet_isa()})
+
+
+def _darknet_isa():
+    """'avx2 3x32 float32 (+3x16 tail), numba target haswell': the gemm kernel this process runs."""
+    from darknet_py.kernels import gemm
+    from darknet_py.kernels._jit import target_cpu
+    return f"{gemm.tile()}, numba target {target_cpu()[0]}"
 
 
 def train_deltas(spec):
@@ -318,7 +335,8 @@ def worker_opencv(a):
     net.setInput(x)
     outs = net.forward(names)
     emit({"forward_ms": [1e3 * s for s in times], "rss_mib": max_rss_mib(), "version": cv2.__version__,
-          "threads": cv2.getNumThreads(), "compared": names, "diff": _compare(a, spec, outs, idx)})
+          "threads": cv2.getNumThreads(), "compared": names, "diff": _compare(a, spec, outs, idx),
+          "isa": cv2.getCPUFeaturesLine()})   # "*AVX512-SKX?": compiled in, disabled at run time
 
 
 def _torch_model(spec, params, fold):
@@ -424,7 +442,8 @@ def worker_torch(a, fold_cl):
         times = timed_runs(lambda: model(x), a.warmup, a.runs)
         outs = [o.contiguous().numpy() for o in model(x)]
     emit({"forward_ms": [1e3 * s for s in times], "rss_mib": max_rss_mib(), "version": torch.__version__,
-          "threads": torch.get_num_threads(), "diff": _compare(a, spec, outs, spec["outputs"])})
+          "threads": torch.get_num_threads(), "diff": _compare(a, spec, outs, spec["outputs"]),
+          "isa": torch.backends.cpu.get_cpu_capability()})
 
 
 def worker_torch_train(a):
@@ -538,7 +557,7 @@ def machine_info():
       except OSError:
         pass
     info["loadavg_start"] = list(os.getloadavg())
-    for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+    for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", *AVX2_PROXY_ENV):
         if v in os.environ:
             info[v] = os.environ[v]
     return info
@@ -633,7 +652,7 @@ def orchestrate(args):
         res["darknet_py"] = dict(summarize(d["forward_ms"]), rss_mib=d["rss_mib"],
                                  gflops=flops / med / 1e6, pct_peak=100 * flops / med / 1e6 / peak["used"],
                                  numba_threads=d["numba_threads"], threading_layer=d["threading_layer"],
-                                 layer_sum_ms=sum(d["layer_ms"]))
+                                 layer_sum_ms=sum(d["layer_ms"]), isa=d["isa"])
         layers = []
         for L, ms in zip(spec["layers"], d["layer_ms"]):
             f = L["flops"] * spec["batch"]
@@ -688,7 +707,7 @@ def orchestrate(args):
                               pct_peak=100 * flops / m / 1e6 / peak["used"],
                               darknet_py_over_this=med / m,
                               darknet_py_over_this_min=res["darknet_py"]["min_ms"] / min(r["forward_ms"]),
-                              diff=r["diff"],
+                              diff=r["diff"], isa=r.get("isa"),
                               max_abs_diff=max((x["max_abs_diff"] for x in r["diff"]), default=None))
             if "compared" in r:
                 refs[name]["compared_opencv_layers"] = r["compared"]
@@ -765,7 +784,7 @@ def report(res, log):
     log("-" * len(hdr))
     log(f"whole forward: median {d['median_ms']:.2f} ms (min {d['min_ms']:.2f}, sum of layers {d['layer_sum_ms']:.2f}), "
         f"{d['gflops']:.1f} GFLOPS = {d['pct_peak']:.1f}% of peak; peak RSS {d['rss_mib']:.0f} MiB; "
-        f"numba {d['numba_threads']} threads ({d['threading_layer']})")
+        f"numba {d['numba_threads']} threads ({d['threading_layer']}); gemm {d['isa']}")
     if train:
         t = res["train"]
         log(f"training step (forward+backward+update, batch {n['batch']}): median {t['step']['median_ms']:.1f} ms "
@@ -829,6 +848,10 @@ def report(res, log):
                 log(f"  {name}: layer {x['layer']} max abs diff {x['max_abs_diff']:.3e} (max |darknet_py| "
                     f"{x['max_abs_ref']:.3g})" + (f" [OpenCV layers {', '.join(r['compared_opencv_layers'])}]"
                                                   if name == "opencv" and x is r["diff"][0] else ""))
+        isas = [f"{name} {refs[name]['isa']}" for name in CONTENDERS if refs.get(name, {}).get("isa")]
+        if isas:
+            log("ISA of each reference (OpenCV: '*' dispatched, '?' disabled; PyTorch: ATen capability): "
+                + "; ".join(isas))
         log("darknet_py/this = darknet_py's median time / the contender's (how many times faster the contender "
             "is); (mins) = the same with the fastest runs, less sensitive to other load on the machine")
 
@@ -852,6 +875,8 @@ def parse_args(argv=None):
     p.add_argument("--plain-init", action="store_true",
                    help="keep Darknet's initial batch-norm statistics (by default they are randomised)")
     p.add_argument("--seed", type=int, default=0, help="seed of the input and the batch-norm statistics")
+    p.add_argument("--as-avx2", action="store_true",
+                   help="hold every contender to AVX2+FMA (a proxy for AVX2 machines on an AVX-512 host)")
     p.add_argument("--quiet", action="store_true", help="print nothing (with --json)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--tmp", help=argparse.SUPPRESS)
@@ -865,6 +890,8 @@ def main(argv=None):
     args = parse_args(argv)
     if args.worker:
         return run_worker(args)
+    if args.as_avx2:        # before any child starts: every contender inherits it
+        os.environ.update(AVX2_PROXY_ENV)
     try:
         return orchestrate(args)
     except WorkerFailed as e:

@@ -13,31 +13,6 @@ from ._jit import parallel_kernel, prange
 
 
 @parallel_kernel
-def im2col(im, channels, height, width, ksize, stride, pad, col):
-    """col[:] = the column matrix of im (overwrites; every element of the matrix is written)."""
-    out_h = (height + 2 * pad - ksize) // stride + 1
-    out_w = (width + 2 * pad - ksize) // stride + 1
-    zero = col.dtype.type(0)
-    for r in prange(channels * ksize * ksize):             # one row of col per iteration: disjoint
-        kx = r % ksize
-        ky = (r // ksize) % ksize
-        c = r // (ksize * ksize)
-        base = c * height * width
-        row = r * out_h * out_w
-        for oy in range(out_h):
-            y = oy * stride + ky - pad
-            dst = row + oy * out_w
-            if y < 0 or y >= height:
-                for ox in range(out_w):
-                    col[dst + ox] = zero
-                continue
-            src = base + y * width
-            for ox in range(out_w):
-                x = ox * stride + kx - pad
-                col[dst + ox] = im[src + x] if (x >= 0 and x < width) else zero
-
-
-@parallel_kernel
 def im2col_ext(im, channels, height, width, ksize, stride_y, stride_x, pad, dilation, out_h, out_w, col):
     """col[:] = the (channels*ksize*ksize, out_h*out_w) column matrix reading im at
     (oy*stride_y + ky*dilation - pad, ox*stride_x + kx*dilation - pad), 0 outside (overwrites)."""
@@ -82,6 +57,22 @@ def col2im_ext(col, channels, height, width, ksize, stride_y, stride_x, pad, dil
                         im[dst + x] += col[src + ox]
 
 
+def im2col(im, channels, height, width, ksize, stride, pad, col):
+    """col[:] = the column matrix of im (overwrites; every element of the matrix is written):
+    ``im2col_ext`` with one stride, no dilation and Darknet's output size."""
+    out_h = (height + 2 * pad - ksize) // stride + 1
+    out_w = (width + 2 * pad - ksize) // stride + 1
+    im2col_ext(im, channels, height, width, ksize, stride, stride, pad, 1, out_h, out_w, col)
+
+
+def col2im(col, channels, height, width, ksize, stride, pad, im):
+    """im += the column matrix scattered back (the adjoint of im2col); accumulates like Darknet
+    (per channel, kernel offset, output row, output column: ``col2im_ext``'s order)."""
+    out_h = (height + 2 * pad - ksize) // stride + 1
+    out_w = (width + 2 * pad - ksize) // stride + 1
+    col2im_ext(col, channels, height, width, ksize, stride, stride, pad, 1, out_h, out_w, im)
+
+
 _IDX = 0xFFFFFFFF   # index mask: proves to LLVM that an index is >= 0, so no wraparound select blocks vectors
 
 
@@ -123,29 +114,6 @@ def im2col_fast(im, channels, height, width, ksize, stride, pad, oy0, oy1, col):
                     col[(dst + ox) & _IDX] = im[(src + ox * stride) & _IDX]
             for ox in range(hi, out_w):
                 col[(dst + ox) & _IDX] = zero
-
-
-@parallel_kernel
-def col2im(col, channels, height, width, ksize, stride, pad, im):
-    """im += the column matrix scattered back (the adjoint of im2col); accumulates like Darknet."""
-    out_h = (height + 2 * pad - ksize) // stride + 1
-    out_w = (width + 2 * pad - ksize) // stride + 1
-    for c in prange(channels):                              # one image channel per iteration: disjoint
-        base = c * height * width
-        for k in range(ksize * ksize):
-            ky = k // ksize
-            kx = k % ksize
-            row = (c * ksize * ksize + k) * out_h * out_w
-            for oy in range(out_h):
-                y = oy * stride + ky - pad
-                if y < 0 or y >= height:
-                    continue
-                dst = base + y * width
-                src = row + oy * out_w
-                for ox in range(out_w):
-                    x = ox * stride + kx - pad
-                    if x >= 0 and x < width:
-                        im[dst + x] += col[src + ox]
 
 
 @parallel_kernel

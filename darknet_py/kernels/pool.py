@@ -9,37 +9,6 @@ from ._jit import kernel, parallel_kernel, prange
 
 
 @parallel_kernel
-def maxpool_forward(x, y, indexes, batch, c, h, w, out_h, out_w, size, stride, pad):
-    """y[b,k,i,j] = max of the size x size window at (i*stride - pad//2, j*stride - pad//2).
-
-    Cells outside the input count as -FLT_MAX (Darknet); ties go to the first maximum in row-major
-    window order (strict >). indexes[o] keeps the flat input index of the winner (-1 if the window
-    lies wholly outside the input), read by maxpool_backward."""
-    offset = -(pad // 2)
-    lowest = -np.finfo(np.float32).max
-    for row in prange(batch * c * out_h):          # one output row per iteration
-        plane = row // out_h
-        i = row - plane * out_h
-        in_base = plane * h * w
-        for j in range(out_w):
-            best = lowest
-            best_i = -1
-            for n in range(size):
-                cur_h = offset + i * stride + n
-                for m in range(size):
-                    cur_w = offset + j * stride + m
-                    if cur_h >= 0 and cur_h < h and cur_w >= 0 and cur_w < w:
-                        idx = in_base + cur_h * w + cur_w
-                        v = x[idx]
-                        if v > best:
-                            best = v
-                            best_i = idx
-            out = row * out_w + j
-            y[out] = best
-            indexes[out] = best_i
-
-
-@parallel_kernel
 def maxpool_backward(indexes, dy, dx, planes, out_size):
     """dx[indexes[o]] += dy[o]. Windows overlap (stride < size), so the loop owns whole planes."""
     for p in prange(planes):
@@ -211,7 +180,12 @@ def maxpool_forward_fast(x, y, indexes, batch, c, h, w, out_h, out_w, size, stri
 
 @parallel_kernel
 def maxpool_forward_xy(x, y, indexes, batch, c, h, w, out_h, out_w, size, stride_x, stride_y, pad):
-    """``maxpool_forward`` with separate column and row steps (AlexeyAB's stride_x / stride_y)."""
+    """y[b,k,i,j] = max of the size x size window at (i*stride_y - pad//2, j*stride_x - pad//2)
+    (stride_x / stride_y: AlexeyAB's; Darknet's one stride is both).
+
+    Cells outside the input count as -FLT_MAX (Darknet); ties go to the first maximum in row-major
+    window order (strict >). indexes[o] keeps the flat input index of the winner (-1 if the window
+    lies wholly outside the input), read by maxpool_backward."""
     offset = -(pad // 2)
     lowest = -np.finfo(np.float32).max
     for row in prange(batch * c * out_h):          # one output row per iteration
@@ -234,6 +208,12 @@ def maxpool_forward_xy(x, y, indexes, batch, c, h, w, out_h, out_w, size, stride
             out = row * out_w + j
             y[out] = best
             indexes[out] = best_i
+
+
+def maxpool_forward(x, y, indexes, batch, c, h, w, out_h, out_w, size, stride, pad):
+    """Darknet's maxpool: ``maxpool_forward_xy`` with one stride (the reference the fast kernels
+    below are checked against, bitwise)."""
+    maxpool_forward_xy(x, y, indexes, batch, c, h, w, out_h, out_w, size, stride, stride, pad)
 
 
 @parallel_kernel
