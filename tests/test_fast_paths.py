@@ -311,6 +311,23 @@ def test_yolov3_tiny_fast_equals_plain(dtype, fold):
 
 # ---------------------------------------------------------------- strips (large column matrices)
 
+def test_conv_with_large_weights_runs_in_one_piece(monkeypatch):
+    """Strips read the whole weight matrix again each: past STRIP_MAX_WEIGHT_BYTES a conv runs in one
+    piece, with the same values."""
+    from darknet_py.layers import convolutional
+    monkeypatch.setattr(convolutional, "STRIP_BYTES", 700)
+    rng = np.random.default_rng(12)
+    net = conv_net(np.float32)
+    randomize(net, rng)
+    layer = net.layers[0]
+    assert layer._strip_rows(net) > 0
+    monkeypatch.setattr(convolutional, "STRIP_MAX_WEIGHT_BYTES", layer.weights.nbytes - 1)
+    assert layer._strip_rows(net) == 0
+    x = rng.normal(0, 1, (net.batch,) + tuple(net.input_shape)).astype(np.float32)
+    fast, plain = forward_both(net, x)
+    assert_near(fast, plain, np.float32, "one piece")
+
+
 @pytest.mark.parametrize("strip", [1, 700], ids=["1 row", "a few rows"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("fold", [False, True])
