@@ -233,6 +233,8 @@ def test_each_variant_is_its_own_jitted_function_with_its_tile():
         assert (g["MR"], g["NR"], g["NR2"], g["KC"], g["MC"], g["NC"], g["DIRECT_B_MAX_M"]) == tuple(t)
         assert g["_micro"].tile == (t.mr, t.nr, VECTOR_BYTES[isa])
         assert g["_micro_narrow"].tile == (t.mr, t.nr2, VECTOR_BYTES[isa])
+        assert g["_short"].tile == (t.mr, t.nr, VECTOR_BYTES[isa])           # row tails: 1 .. mr-1 rows
+        assert g["_short_narrow"].tile == (t.mr, t.nr2, VECTOR_BYTES[isa])
         assert g["_block"].py_func.__globals__ is g and g["_block"].py_func.__qualname__ != "_block"
         assert t.mc % t.mr == 0 and t.nc % t.nr == 0
     assert len(names) == len(TILES)

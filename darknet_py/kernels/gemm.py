@@ -164,6 +164,32 @@ def _register_tile(mr, nr, vector_bytes):
     return tile_kernel
 
 
+def _short_register_tile(mr, nr, vector_bytes):
+    """``_short(rows, kc, aa, ...)``: the register tile of ``rows`` < mr rows (the last row tile of M),
+    one loop per possible row count behind a switch, so that a short tile neither computes padding
+    rows nor goes through the zero-padded scratch tile (M = 16 on AVX2's 3-row tile: 5 full tiles
+    and one of 1 row instead of 6 full ones)."""
+    @intrinsic
+    def short_kernel(typingctx, rows, kc, aa, ia, ka, bb, kb, jb, c, i, j, cs):
+        sig = numba_types.void(rows, kc, aa, ia, ka, bb, kb, jb, c, i, j, cs)
+
+        def codegen(context, builder, signature, args):
+            count = context.cast(builder, args[0], signature.args[0], numba_types.intp)
+            done = builder.append_basic_block("short_tile_done")
+            switch = builder.switch(count, done)
+            for r in range(1, mr):
+                case = builder.append_basic_block("short_tile_%d" % r)
+                switch.add_case(ir.Constant(count.type, r), case)
+                builder.position_at_end(case)
+                _emit_register_tile(context, builder, signature.args[1:], args[1:], r, nr, vector_bytes)
+                builder.branch(done)
+            builder.position_at_end(done)
+            return context.get_dummy_value()
+        return sig, codegen
+    short_kernel.tile = (mr, nr, vector_bytes)
+    return short_kernel
+
+
 def _emit_register_tile(context, builder, arg_types, args, mr, nr, vector_bytes):
     """The IR of one register-tile call (see _register_tile); arguments as in its signature."""
     kc, aa, ia, ka, bb, kb, jb, c, i, j, cs = args
@@ -247,8 +273,8 @@ def _emit_register_tile(context, builder, arg_types, args, mr, nr, vector_bytes)
 
 
 # ---- templates: cloned once per (ISA, dtype) with MR, NR, NR2, KC, MC, NC, DIRECT_B_MAX_M, NARROW,
-# _micro, _micro_narrow bound in the clone's globals (_variant); never called themselves. These
-# names are deliberately NOT module globals (a test checks it): a template that ran unbound would
+# _micro, _micro_narrow, _short, _short_narrow bound in the clone's globals (_variant); never called
+# themselves. These names are deliberately NOT module globals (a test checks it): a template that ran unbound would
 # fail with a NameError instead of silently using another ISA's tile.  # noqa: F821 for linters
 
 def _pack_a(trans_a, alpha, a, i0, mc, p0, kc, ap):
@@ -344,8 +370,9 @@ def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, ti
             for ic in range(m0, m1, MC):
                 mc = min(MC, m1 - ic)
                 # NN with alpha == 1 reads A in place: A's rows already run along k, and a copy of
-                # A would be read only ceil(N / NR) times (6 times when N = 169).
-                direct = not trans_a and alpha == one and mc % MR == 0
+                # A would be read only ceil(N / NR) times (6 times when N = 169). Short row tiles
+                # read only their own rows of A.
+                direct = not trans_a and alpha == one
                 if not direct:
                     _pack_a(trans_a, alpha, a, ic, mc, pc, kc, ap)
                 k0 = pc - pc    # 0 as a plain int: a literal 0 argument would compile the kernels again
@@ -356,10 +383,10 @@ def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, ti
                     for ir in range(0, mc, MR):
                         mr = min(MR, mc - ir)
                         i = ic + ir
-                        inside = mr == MR and nr == width
+                        inside = nr == width    # short row tiles too: they have their own kernels
                         if inside:
                             cc, ii, jj = c, i, j
-                        else:               # edge: same kernel on a zero-padded copy of the tile
+                        else:               # column edge: same kernel on a zero-padded copy of the tile
                             for r in range(mr):
                                 for s in range(nr):
                                     tile[r, s] = c[i + r, j + s]
@@ -375,13 +402,21 @@ def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, ti
                             bb, kb, jb = bp, k0, k0
                         else:
                             bb, kb, jb = bp, jr // NR * kc, k0
-                        # One call site per kernel (each is an inline copy of its loop). NARROW
-                        # is a constant of the clone, so numba prunes the branch it does not take.
+                        # One call site per kernel in each clone (each is an inline copy of its
+                        # loop): NARROW is a constant of the clone, and numba prunes the branch it
+                        # does not take.
                         if NARROW:
-                            if width == NR:
-                                _micro(kc, aa, ia, ka, bb, kb, jb, cc, ii, jj, cs)
+                            if width != NR:
+                                if mr < MR:
+                                    _short_narrow(mr, kc, aa, ia, ka, bb, kb, jb, cc, ii, jj, cs)
+                                else:
+                                    _micro_narrow(kc, aa, ia, ka, bb, kb, jb, cc, ii, jj, cs)
+                            elif mr < MR:
+                                _short(mr, kc, aa, ia, ka, bb, kb, jb, cc, ii, jj, cs)
                             else:
-                                _micro_narrow(kc, aa, ia, ka, bb, kb, jb, cc, ii, jj, cs)
+                                _micro(kc, aa, ia, ka, bb, kb, jb, cc, ii, jj, cs)
+                        elif mr < MR:
+                            _short(mr, kc, aa, ia, ka, bb, kb, jb, cc, ii, jj, cs)
                         else:
                             _micro(kc, aa, ia, ka, bb, kb, jb, cc, ii, jj, cs)
                         if not inside:
@@ -437,7 +472,9 @@ def _variant(isa, dtype):
     ns = dict(globals())
     ns.update(MR=t.mr, NR=t.nr, NR2=t.nr2, KC=t.kc, MC=t.mc, NC=t.nc, DIRECT_B_MAX_M=t.direct_b_max_m, NARROW=t.nr2 != t.nr,
               _micro=_register_tile(t.mr, t.nr, VECTOR_BYTES[isa]),
-              _micro_narrow=_register_tile(t.mr, t.nr2, VECTOR_BYTES[isa]))
+              _micro_narrow=_register_tile(t.mr, t.nr2, VECTOR_BYTES[isa]),
+              _short=_short_register_tile(t.mr, t.nr, VECTOR_BYTES[isa]),
+              _short_narrow=_short_register_tile(t.mr, t.nr2, VECTOR_BYTES[isa]))
     for template in (_pack_a, _pack_b, _block):
         ns[template.__name__] = _clone(template, template.__name__ + suffix, ns, gemm_kernel)
     return _clone(_gemm, "_gemm" + suffix, ns, parallel_gemm_kernel)
