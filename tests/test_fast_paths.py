@@ -309,6 +309,33 @@ def test_yolov3_tiny_fast_equals_plain(dtype, fold):
                                    atol=TOL[dtype]["atol"] * 10 * scale, err_msg=f"layer {layer.index}")
 
 
+# ---------------------------------------------------------------- implicit im2col (conv_gemm)
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("kw,implicit", [
+    (dict(c=8, f=6, h=12, w=11), True),                  # k = 72 > DIRECT_B_MAX_K, 132 columns >= 6 filters
+    (dict(c=8, f=6, h=12, w=11, stride=2, batch=2), True),
+    (dict(c=16, f=4, groups=2, h=9, w=10), True),        # k = 72 per group
+    (dict(c=8, f=200, h=6, w=6), False),                 # more filters than columns: im2col + gemm
+    (dict(c=4, f=6, h=12, w=11), False),                 # k = 36: gemm reads the column matrix in place
+], ids=["3x3", "stride2-batch2", "groups", "filters>columns", "small-k"])
+def test_conv_packs_from_the_image_where_it_pays(kw, implicit, dtype, monkeypatch):
+    """The fast conv packs gemm's B straight from the image (conv_gemm) when k > DIRECT_B_MAX_K and
+    there are at least as many output columns as filters; the values equal the plain path's."""
+    from darknet_py.layers import convolutional
+    calls = []
+    real = convolutional.conv_gemm
+    monkeypatch.setattr(convolutional, "conv_gemm", lambda *a, **k: calls.append(1) or real(*a, **k))
+    rng = np.random.default_rng(13)
+    net = conv_net(dtype, fold=False, **kw)
+    randomize(net, rng)
+    x = rng.normal(0, 1, (net.batch,) + tuple(net.input_shape)).astype(dtype)
+    net.workspace[:] = np.nan                           # conv_gemm must not read the workspace
+    fast, plain = forward_both(net, x)
+    assert bool(calls) == implicit
+    assert_near(fast, plain, dtype, str(kw))
+
+
 # ---------------------------------------------------------------- strips (large column matrices)
 
 def test_conv_with_large_weights_runs_in_one_piece(monkeypatch):

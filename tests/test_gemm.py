@@ -270,3 +270,44 @@ def test_in_place_b_never_reads_past_its_end(isa):
         np.testing.assert_allclose(c, ref, rtol=1e-5, atol=1e-5)
     finally:
         libc.mprotect(guard, page, 3)                   # PROT_READ | PROT_WRITE
+
+
+# ---------------------------------------------------------------- conv_gemm (implicit im2col)
+
+CONV_GEOMETRIES = [     # (channels, height, width, ksize, stride, pad, filters)
+    (3, 9, 7, 3, 1, 1, 5),          # odd sizes, few columns (a partial panel)
+    (8, 20, 19, 3, 1, 1, 4),        # more columns than filters: gemm splits them between threads
+    (5, 13, 11, 3, 2, 1, 7),        # stride 2
+    (4, 6, 5, 2, 3, 2, 3),          # even kernel, padding > size / 2, stride 3
+    (7, 8, 8, 1, 1, 0, 9),          # 1x1
+    (2, 30, 40, 5, 2, 2, 33),       # 5x5 stride 2
+    (40, 9, 9, 3, 1, 1, 16),        # k = 360 > KC: two k blocks
+    (3, 48, 48, 3, 1, 1, 6),        # 2304 columns: more than one NC block on every ISA
+    (2, 4, 4, 5, 1, 0, 3),          # kernel larger than the image: one output row of zeros
+    (6, 5, 5, 3, 1, 1, 40),         # more filters than columns: threads split the rows, each packs all
+]
+
+
+@pytest.mark.parametrize("geometry", CONV_GEOMETRIES, ids=lambda g: "c%d-%dx%d-k%d-s%d-p%d-f%d" % g)
+@pytest.mark.parametrize("isa,dtype", VARIANTS, ids=["%s-%s" % (i, np.dtype(d).name) for i, d in VARIANTS])
+def test_conv_gemm_equals_gemm_on_the_column_matrix_bitwise(isa, dtype, geometry):
+    """conv_gemm packs B from the image: the same numbers as im2col's matrix, so the same bits as gemm
+    on that matrix, beta included (every edge of the image, both thread splits, K and N blocks)."""
+    from darknet_py.kernels import im2col
+    from darknet_py.kernels.gemm import conv_gemm
+    channels, height, width, ksize, stride, pad, filters = geometry
+    rng = np.random.default_rng(sum(geometry))
+    out_h = (height + 2 * pad - ksize) // stride + 1
+    out_w = (width + 2 * pad - ksize) // stride + 1
+    k, n = channels * ksize * ksize, out_h * out_w
+    image = rng.standard_normal(channels * height * width).astype(dtype)
+    col = np.full(k * n, np.nan, dtype)
+    im2col.im2col(image, channels, height, width, ksize, stride, pad, col)
+    a = rng.standard_normal((filters, k)).astype(dtype)
+    c = rng.standard_normal((filters, n)).astype(dtype)
+    for beta in (0.0, 0.5):
+        expected = c.copy()
+        gemm_for(isa, dtype)(False, False, 1.0, a, col.reshape(k, n), beta, expected)
+        got = c.copy()
+        conv_gemm(a, image, height, width, ksize, stride, pad, beta, got, isa=isa)
+        np.testing.assert_array_equal(got, expected)

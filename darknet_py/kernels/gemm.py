@@ -36,6 +36,11 @@ k-step is 22 instructions: 3 broadcasts, 4 B loads, 12 FMAs, no stack access), w
 with no spill on baseline x86-64 (SSE2, no FMA: a multiply and an add, and a register copy, per
 pair of elements).
 
+``conv_gemm`` is gemm with B = im2col(image) packed straight from the image (``_pack_b_image``,
+bound in a second clone of the templates per (ISA, dtype), ``_gemm_<isa>_<dtype>_conv``): the conv
+layer's inference path uses it where the column matrix would be large and each thread packs its
+own columns (layers/convolutional.py ``_convolve``). Same values, bitwise.
+
 ``gemm`` is a thin Python function that calls the driver of (ISA, dtype); ``gemm_for(isa, dtype)``
 gives any ISA's driver (the tests run every one the host can execute); ``tile()`` describes the
 choice ("avx512 8x32 float32 (+8x16 tail)"). ``tools/bench_gemm.py`` and ``darknet-py bench`` show it.
@@ -347,6 +352,63 @@ def _pack_b(trans_b, b, p0, kc, j0, nc, bp):
                         bp[q * kc + p, s] = zero
 
 
+def _pack_b_image(geometry, im, p0, kc, j0, nc, bp):
+    """``_pack_b`` of a convolution's column matrix, read from the image (implicit im2col): op(B)[p, j]
+    = im2col(im)[p, j], row p = (c*ksize + ky)*ksize + kx, column j = oy*out_w + ox, reading image
+    (c, oy*stride + ky - pad, ox*stride + kx - pad), 0 outside it. ``im`` is the (channels * height,
+    width) image; geometry = (height, width, ksize, stride, pad, out_w). The same numbers as
+    packing im2col's matrix, so the same products in the same order, but the column matrix (9 MB
+    for yolov3-tiny's layer 21) is never written to memory and read back.
+
+    Per row p: its nc columns are gathered into ``line`` one output row at a time (the columns whose
+    x lies inside the image found once per p, as im2col_fast does: a bounds-free copy, contiguous
+    for stride 1), then scattered into the panels like _pack_b's rows of B."""
+    height, width, ksize, stride, pad, out_w = geometry
+    zero = bp.dtype.type(0)
+    panels = (nc + NR - 1) // NR
+    line = np.empty(panels * NR, dtype=bp.dtype)         # (panels * NR,) row p of op(B), zero-padded
+    for jj in range(nc, panels * NR):
+        line[jj] = zero
+    for p in range(kc):
+        p &= _IDX
+        r = p0 + p
+        kx = r % ksize
+        ky = (r // ksize) % ksize
+        ch = r // (ksize * ksize)
+        shift = kx - pad                                  # x = ox * stride + shift
+        lo = min(out_w, max(0, (stride - 1 - shift) // stride))   # first ox with x >= 0
+        hi = max(lo, min(out_w, (width - 1 - shift) // stride + 1))  # one past the last x < width
+        j = j0
+        while j < j0 + nc:                                # one output row's run of columns at a time
+            oy = j // out_w
+            ox0 = j - oy * out_w
+            ox1 = min(out_w, ox0 + j0 + nc - j)
+            at = j - j0 - ox0                             # line[at + ox] is column (oy, ox)
+            y = oy * stride + ky - pad
+            if y < 0 or y >= height:
+                for ox in range(ox0, ox1):
+                    line[(at + ox) & _IDX] = zero
+            else:
+                src = (ch * height + y) & _IDX
+                a = min(max(ox0, lo), ox1)
+                b = max(min(ox1, hi), a)
+                for ox in range(ox0, a):
+                    line[(at + ox) & _IDX] = zero
+                if stride == 1:
+                    for ox in range(a, b):
+                        line[(at + ox) & _IDX] = im[src, (ox + shift) & _IDX]
+                else:
+                    for ox in range(a, b):
+                        line[(at + ox) & _IDX] = im[src, (ox * stride + shift) & _IDX]
+                for ox in range(b, ox1):
+                    line[(at + ox) & _IDX] = zero
+            j += ox1 - ox0
+        for q in range(panels):
+            q &= _IDX
+            for s in range(NR):
+                bp[q * kc + p, s] = line[q * NR + s]
+
+
 def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, tile):
     """C[m0:m1, n0:n1] on one thread: jc -> pc -> pack B -> ic -> pack A -> ir -> jr -> register tile."""
     one = c.dtype.type(1)
@@ -364,9 +426,13 @@ def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, ti
             # rows of B in place touches kc pages (TLB misses) instead of kc * NR * 4 bytes.
             # The same when few rows share each packed element (DIRECT_B_MAX_M; AVX2: packing B
             # took 40% of 32x144x43264's time; in place it ran at 81% of OpenBLAS instead of 58%).
-            direct_b = not trans_b and (k <= DIRECT_B_MAX_K or m1 - m0 <= DIRECT_B_MAX_M)
-            if not direct_b:
-                _pack_b(trans_b, b, pc, kc, jc, nc, bp)
+            if IMAGE_B:                 # the conv clone: trans_b is the geometry, b the image
+                direct_b = False
+                _pack_b_image(trans_b, b, pc, kc, jc, nc, bp)
+            else:
+                direct_b = not trans_b and (k <= DIRECT_B_MAX_K or m1 - m0 <= DIRECT_B_MAX_M)
+                if not direct_b:
+                    _pack_b(trans_b, b, pc, kc, jc, nc, bp)
             for ic in range(m0, m1, MC):
                 mc = min(MC, m1 - ic)
                 # NN with alpha == 1 reads A in place: A's rows already run along k, and a copy of
@@ -395,7 +461,9 @@ def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, ti
                             aa, ia, ka = a, i, pc
                         else:
                             aa, ia, ka = ap, ir, k0
-                        if direct_b and nr == width:
+                        if IMAGE_B:
+                            bb, kb, jb = bp, jr // NR * kc, k0
+                        elif direct_b and nr == width:
                             bb, kb, jb = b, pc, j
                         elif direct_b:      # the kernel would read past B's last column: pack it
                             _pack_b(trans_b, b, pc, kc, j, nr, bp)
@@ -465,22 +533,25 @@ def _clone(template, name, namespace, decorator):
     return decorator(f)
 
 
-def _variant(isa, dtype):
-    """The jitted driver of one (ISA, dtype): clones of the templates with the tile bound."""
+def _variant(isa, dtype, image_b=False):
+    """The jitted driver of one (ISA, dtype): clones of the templates with the tile bound.
+    ``image_b``: the convolution driver (``conv_gemm``), which packs B from an image."""
     t = TILES[isa, dtype]
-    suffix = "_%s_%s" % (isa, {"f4": "f32", "f8": "f64"}[dtype])
+    suffix = "_%s_%s%s" % (isa, {"f4": "f32", "f8": "f64"}[dtype], "_conv" if image_b else "")
     ns = dict(globals())
     ns.update(MR=t.mr, NR=t.nr, NR2=t.nr2, KC=t.kc, MC=t.mc, NC=t.nc, DIRECT_B_MAX_M=t.direct_b_max_m, NARROW=t.nr2 != t.nr,
+              IMAGE_B=image_b,
               _micro=_register_tile(t.mr, t.nr, VECTOR_BYTES[isa]),
               _micro_narrow=_register_tile(t.mr, t.nr2, VECTOR_BYTES[isa]),
               _short=_short_register_tile(t.mr, t.nr, VECTOR_BYTES[isa]),
               _short_narrow=_short_register_tile(t.mr, t.nr2, VECTOR_BYTES[isa]))
-    for template in (_pack_a, _pack_b, _block):
+    for template in (_pack_a, _pack_b, _pack_b_image, _block):
         ns[template.__name__] = _clone(template, template.__name__ + suffix, ns, gemm_kernel)
     return _clone(_gemm, "_gemm" + suffix, ns, parallel_gemm_kernel)
 
 
 _DRIVERS = {(isa, dtype): _variant(isa, dtype) for isa, dtype in TILES}
+_CONV_DRIVERS = {(isa, dtype): _variant(isa, dtype, image_b=True) for isa, dtype in TILES}
 
 
 def _dtype_key(dtype):
@@ -510,3 +581,16 @@ def gemm(trans_a, trans_b, alpha, a, b, beta, c):
     driver of this CPU's ISA for c's dtype (a dictionary lookup: ~0.1 us).
     """
     _DRIVERS[ISA, "f8" if c.dtype.itemsize == 8 else "f4"](trans_a, trans_b, alpha, a, b, beta, c)
+
+
+def conv_gemm(a, image, height, width, ksize, stride, pad, beta, c, isa=None):
+    """C = A @ im2col(image) + beta * C, packing B straight from the image (never forming the column
+    matrix): a convolution of one image with weights A, (filters, channels * ksize * ksize), into
+    C, (filters, out_h * out_w). The same values as ``gemm`` on ``im2col``'s matrix, bitwise.
+
+    image: the (channels, height, width) image, flat or not, C-contiguous; Darknet's geometry
+    (out = (size + 2 * pad - ksize) // stride + 1). ``isa``: another ISA's driver (tests)."""
+    out_w = (width + 2 * pad - ksize) // stride + 1
+    geometry = (int(height), int(width), int(ksize), int(stride), int(pad), int(out_w))
+    driver = _CONV_DRIVERS[isa or ISA, "f8" if c.dtype.itemsize == 8 else "f4"]
+    driver(False, geometry, 1.0, a, image.reshape(-1, width), beta, c)
