@@ -88,8 +88,9 @@ How it is fast (GotoBLAS/BLIS structure; PERFORMANCE.md has the measurements and
   KC. C tiles are read and written once per k block, and beta is applied on the first one's read.
 * Edges: tiles that stick out of C are copied into a zero-padded MR x NR scratch tile, run through
   the same kernel and copied back, so the kernel never needs bounds.
-* Threads: C is split into ``numba.get_num_threads()`` slabs (columns when N >= M, else rows) on
-  tile boundaries; each prange task packs its own panels, so tasks share nothing they write.
+* Threads: C is split into ``numba.get_num_threads()`` slabs (columns when N >= M, else rows, unless
+  that side has fewer register tiles than threads and the other more) on tile boundaries; each
+  prange task packs its own panels, so tasks share nothing they write.
 * Indexes are masked to 32 bits (``& _IDX``) before use: Numba then knows they are >= 0 and drops
   its negative-index wraparound selects, which otherwise defeat vectorisation (as flat
   ``a[i*lda + k]`` indexing does). No array is sliced inside the loops: every view would
@@ -507,9 +508,16 @@ def _gemm(trans_a, trans_b, alpha, a, b, beta, c):
                     c[i, j] *= beta_
         return
     alpha_ = c.dtype.type(alpha)
-    split_n = n >= m                            # slabs of whole tiles along the longer side
-    units = (n + NR - 1) // NR if split_n else (m + MR - 1) // MR
-    tasks = max(1, min(num_threads(), units))
+    threads = num_threads()
+    units_n = (n + NR - 1) // NR                # whole register tiles along each side
+    units_m = (m + MR - 1) // MR
+    split_n = n >= m                            # slabs along the longer side, unless it has fewer tiles
+    if split_n and units_n < threads and units_m > units_n:     # than threads and the other more
+        split_n = False                         # (a weight gradient: 16 x 27 x 173056 has ONE column tile)
+    elif not split_n and units_m < threads and units_n > units_m:
+        split_n = True
+    units = units_n if split_n else units_m
+    tasks = max(1, min(threads, units))
     for t in prange(tasks):
         u0 = units * t // tasks
         u1 = units * (t + 1) // tasks
