@@ -256,20 +256,26 @@ class Convolutional(ParamLayer):
             im2col.im2col(image, cg, h, w, self.size, self.stride, self.padding, col)
         return col.reshape(k, spatial)
 
+    def _packs_from_image(self):
+        """True where the fast paths let gemm pack B straight from the image (``conv_gemm``, implicit
+        im2col) instead of im2col writing the column matrix and gemm reading it back: a matrix too
+        long for gemm to read in place (k > DIRECT_B_MAX_K) and at least as many columns as filters.
+
+        Measured in yolov3-tiny 416 (2 threads, this project's Xeon, AVX-512 / AVX2 builds): layer
+        21 (3456 x 676, 9 MB) 5.8 -> 5.4 / 7.8 -> 6.8 ms; layers 2 and 4, where it replaces strips,
+        4.0 -> 3.0 / 4.5 -> 3.8 ms and 2.8 -> 2.4 / 3.7 -> 3.5 ms. With fewer columns than filters
+        gemm splits the rows between threads, each packing all of B, and an image is slower to pack
+        than a column matrix (layer 12, 4608 x 169: 8.9 -> 9.2 ms on AVX2): those keep im2col."""
+        cg, h, w, m, k, spatial = self._dims()
+        return not self.direct and not self.general and k > DIRECT_B_MAX_K and spatial >= m
+
     def _convolve(self, net, weights, target, beta, fast, source=None):
         """target[b, group g] = W_g @ columns(source[b, g]) + beta * target, for every item and group
-        (``source``: net.input unless given).
-
-        ``fast``, with a column matrix too long for gemm to read in place (k > DIRECT_B_MAX_K) and at
-        least as many columns as filters: ``conv_gemm`` packs the matrix from the image instead of
-        im2col writing it to memory and gemm reading it back, the same values (yolov3-tiny's layer
-        21, 3456 x 676 = 9 MB: 7.8 -> 6.8 ms on an AVX2 build, 5.8 -> 5.4 on AVX-512). With fewer
-        columns than filters gemm splits the rows between threads and each packs all of B; the
-        image is slower to pack than a column matrix (layer 12, 4608 x 169: 8.9 -> 9.2 ms), so
-        those keep im2col."""
+        (``source``: net.input unless given). ``fast`` where ``_packs_from_image``: gemm packs the
+        column matrix from the image (``conv_gemm``), the same values."""
         cg, h, w, m, k, spatial = self._dims()
         source = net.input if source is None else source
-        implicit = fast and not self.direct and not self.general and k > DIRECT_B_MAX_K and spatial >= m
+        implicit = fast and self._packs_from_image()
         for b in range(self.batch):
             for g in range(self.groups):
                 bg = b * self.groups + g
@@ -333,7 +339,8 @@ class Convolutional(ParamLayer):
         first STRIP_BYTES of the workspace (cache-resident, and the rest of the workspace is never
         touched, so never resident), and the epilogue writes the strip into the output. Each output
         value is the same sum in the same order, so the values equal the one-piece path's. Not for
-        weights over STRIP_MAX_WEIGHT_BYTES (read again by every strip)."""
+        weights over STRIP_MAX_WEIGHT_BYTES (read again by every strip), nor where gemm packs the
+        column matrix from the image (``_packs_from_image``: no column matrix at all)."""
         if self.direct or self.general:
             return 0
         cg, h, w, m, k, spatial = self._dims()
@@ -341,7 +348,7 @@ class Convolutional(ParamLayer):
         out_w = self.out_shape[2]
         if k * spatial * item <= STRIP_BYTES:
             return 0
-        if m * k * item > STRIP_MAX_WEIGHT_BYTES:
+        if m * k * item > STRIP_MAX_WEIGHT_BYTES or self._packs_from_image():
             return 0
         rows = max(1, STRIP_BYTES // ((k + m) * out_w * item))
         if rows >= self.out_shape[1] or (k + m) * rows * out_w > net.workspace.size:
