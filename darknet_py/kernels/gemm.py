@@ -411,7 +411,7 @@ def _pack_b_image(geometry, im, p0, kc, j0, nc, bp):
 
 
 def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, tile):
-    """C[m0:m1, n0:n1] on one thread: jc -> pc -> pack B -> ic -> pack A -> ir -> jr -> register tile."""
+    """C[m0:m1, n0:n1] on one thread: jc -> pc -> pack B -> ic -> pack A -> jr -> ir -> register tile."""
     one = c.dtype.type(1)
     # k in equal blocks of at most KC (576 = 3 x 192, not 256 + 256 + 64: a short last block
     # reads and writes every C tile for few FMAs)
