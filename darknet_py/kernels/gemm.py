@@ -251,8 +251,9 @@ def _emit_register_tile(context, builder, arg_types, args, mr, nr, vector_bytes)
                 builder.store(x, self.address(row, builder.add(col, const(s))), align=size)
 
     def broadcast(x):                                       # a register with every lane x
-        one = builder.insert_element(ir.Constant(vector, ir.Undefined), x, ir.Constant(i32, 0))
-        return builder.shuffle_vector(one, ir.Constant(vector, ir.Undefined), ir.Constant(ir.VectorType(i32, lanes), [0] * lanes))
+        undefined = ir.Constant(vector, ir.Undefined)
+        one = builder.insert_element(undefined, x, ir.Constant(i32, 0))
+        return builder.shuffle_vector(one, undefined, ir.Constant(ir.VectorType(i32, lanes), [0] * lanes))
 
     a_op, b_op, c_op = Operand(t_aa, aa), Operand(t_bb, bb), Operand(t_c, c)
     scale = broadcast(context.cast(builder, cs, t_cs, dtype))
