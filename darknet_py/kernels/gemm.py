@@ -37,9 +37,11 @@ with no spill on baseline x86-64 (SSE2, no FMA: a multiply and an add, and a reg
 pair of elements).
 
 ``conv_gemm`` is gemm with B = im2col(image) packed straight from the image (``_pack_b_image``,
-bound in a second clone of the templates per (ISA, dtype), ``_gemm_<isa>_<dtype>_conv``): the conv
-layer's inference path uses it where the column matrix would be large and each thread packs its
-own columns (layers/convolutional.py ``_convolve``). Same values, bitwise.
+bound in a second clone of the templates per (ISA, dtype), ``_gemm_<isa>_<dtype>_conv``, whose
+IMAGE_B constant makes ``_block`` pack every B block from the image; in those clones the
+``trans_b`` argument carries the image geometry and ``b`` is the (channels * height, width) image).
+The conv layer's fast paths use it where the column matrix is too long to read in place and each
+thread packs its own columns (layers/convolutional.py ``_packs_from_image``). Same values, bitwise.
 
 ``gemm`` is a thin Python function that calls the driver of (ISA, dtype); ``gemm_for(isa, dtype)``
 gives any ISA's driver (the tests run every one the host can execute); ``tile()`` describes the
