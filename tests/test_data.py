@@ -25,7 +25,12 @@ def test_label_path_as_darknet_finds_it(image, label):
     assert str(label_path(image)) == label
 
 
-def test_data_file_keys_comments_and_relative_paths(tmp_path):
+def test_data_file_keys_comments_and_relative_paths(tmp_path, monkeypatch):
+    """Relative names that do not exist in the working directory resolve beside the .data file
+    (the test runs from an empty folder: a checkout's own out/, left by the README's detect
+    command, would otherwise be found first, as Darknet would)."""
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
     (tmp_path / "n.names").write_text("cat\ndog\n\n")
     data = tmp_path / "d.data"
     data.write_text("# comment\nclasses = 2\n;other\ntrain=list.txt\nnames=n.names\nbackup = out/\n")
