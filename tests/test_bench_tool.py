@@ -122,3 +122,32 @@ def test_bench_torch_reference_matches(tmp_path):
         r = res["references"]["opencv"]
         assert "skipped" not in r, r
         assert r["max_abs_diff"] < 1e-4 * max(1.0, r["diff"][0]["max_abs_ref"])
+
+
+def _host_runs_avx2():
+    import platform
+    from darknet_py.kernels._jit import target_isa
+    from llvmlite import binding as llvm
+    return platform.machine().lower() in ("x86_64", "amd64") and \
+        target_isa(llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()) in ("avx2", "avx512")
+
+
+@pytest.mark.skipif(not _host_runs_avx2(), reason="--as-avx2 needs an x86-64 host with AVX2 + FMA")
+def test_as_avx2_holds_every_contender_to_avx2(tmp_path):
+    """--as-avx2 (the AVX2 machines' proxy): darknet_py runs its haswell build and AVX2 gemm tile, the
+    environment is recorded, and each reference says it runs without AVX-512."""
+    cfg = tmp_path / "tiny.cfg"
+    cfg.write_text(TINY)
+    out = tmp_path / "bench.json"
+    p = subprocess.run([sys.executable, BENCH, str(cfg), "--runs", "1", "--warmup", "0", "--no-gemm", "--no-peak",
+                        "--no-compile", "--threads", "1", "--as-avx2", "--json", str(out)], capture_output=True,
+                       text=True, timeout=600)
+    assert p.returncode == 0, p.stderr + p.stdout
+    res = json.loads(out.read_text())
+    assert res["darknet_py"]["isa"].startswith("avx2 3x32 float32") and "haswell" in res["darknet_py"]["isa"]
+    assert res["machine"]["NUMBA_CPU_NAME"] == "haswell" and res["machine"]["OPENBLAS_CORETYPE"] == "Haswell"
+    refs = res["references"]
+    if "isa" in refs.get("opencv", {}):             # OpenCV installed: AVX-512 compiled in at most, never used
+        assert not [f for f in refs["opencv"]["isa"].split() if f.startswith("*AVX512") and not f.endswith("?")]
+    if "isa" in refs.get("torch_eager", {}):
+        assert refs["torch_eager"]["isa"] != "AVX512"

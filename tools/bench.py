@@ -892,6 +892,9 @@ def main(argv=None):
         return run_worker(args)
     if args.as_avx2:        # before any child starts: every contender inherits it
         os.environ.update(AVX2_PROXY_ENV)
+        # a feature list inherited from a process that imported darknet_py (its _jit writes the host's,
+        # AVX-512 included) would win over the named CPU: haswell gets its own features
+        os.environ.pop("NUMBA_CPU_FEATURES", None)
     try:
         return orchestrate(args)
     except WorkerFailed as e:
