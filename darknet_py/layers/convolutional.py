@@ -40,15 +40,18 @@ Divergence in both modes: Darknet's 1x1 path skips im2col even when stride > 1 o
 
 Inference fast path (``net.train`` false and ``net.fast`` true, the default; ``net.fast = False``
 forces the plain path above, which is Darknet's sequence of passes):
-* im2col only when needed (``im2col_fast``: bounds found once per row, contiguous copies);
+* im2col only when needed (``im2col_fast``: bounds found once per row, contiguous copies), and not
+  at all where the column matrix is too long for gemm to read in place and there are at least as
+  many output columns as filters: gemm then packs its B blocks straight from the image
+  (``gemm.conv_gemm``, implicit im2col: the same numbers; ``_packs_from_image`` has the figures);
 * gemm with beta = 0 into the output, which is zero-filled first only when the last forward left a
   NaN/Inf in it (gemm keeps Darknet's C *= beta, and NaN * 0 is NaN; the epilogue counts them, so
   nothing else may write NaN into a conv's output buffer between forwards);
 * batch norm, bias and activation as ONE parallel pass over the output, y = act(x*a[c] + b[c]) with
   a = scale / (sqrt(var) + 1e-6) and b = bias - mean * a recomputed every forward (O(filters))
   (``activations.scale_bias_activate``);
-* a conv whose column matrix exceeds STRIP_BYTES (the first layers of a detector) runs in strips of
-  output rows: the strip's im2col and gemm product stay in the first STRIP_BYTES of the workspace
+* a conv whose column matrix exceeds STRIP_BYTES (the first layer of a detector), with weights of
+  at most STRIP_MAX_WEIGHT_BYTES and no implicit im2col, runs in strips of output rows: the strip's im2col and gemm product stay in the first STRIP_BYTES of the workspace
   (cache-resident; the rest of the workspace is never touched, so never resident) and the epilogue
   writes the strip into the output; every value is the same sum in the same order;
 * with ``net.fold_batchnorm = True`` (off by default), batch norm folded into a separate buffer of
@@ -68,7 +71,7 @@ after a fast forward first reruns the plain forward, so it sees Darknet's x / x_
 Training fast path (``net.train`` and ``net.fast``; tests/test_fast_training.py): the same values as
 the plain path (element-wise work bitwise, Darknet's roundings kept; per-channel sums in float64 lanes,
 i.e. another summation order) in fewer passes and thread-pool wake-ups:
-* forward: im2col_fast, gemm with beta = 0 straight into ``x`` (batch norm; ``output`` otherwise),
+* forward: im2col_fast (or conv_gemm, as in inference), gemm with beta = 0 straight into ``x`` (batch norm; ``output`` otherwise),
   zero-filled first only when the last training forward saw a NaN/Inf there; one statistics pass
   (``batchnorm.mean_variance_train``, rolling statistics included) and one pass writing x_norm and
   act(x_norm*scale + bias) (``activations.batchnorm_activate_train``; ``bias_activate`` without BN);
