@@ -42,6 +42,26 @@ def avgpool_backward(dy, dx, planes, spatial):
 _IDX = 0xFFFFFFFF   # index mask: proves to LLVM that an index is >= 0 (no wraparound selects)
 
 
+@kernel
+def _window_max(x, in_base, h, w, top, left, size, lowest):
+    """(max, its flat index) of the size x size window of the plane at in_base whose corner is (top,
+    left), cells outside the plane skipped (-FLT_MAX start, strict >: the first maximum in row-major
+    order wins); (lowest, -1) when the window lies wholly outside. Darknet's maxpool window."""
+    best = lowest
+    best_i = -1
+    for n in range(size):
+        cur_h = top + n
+        for m in range(size):
+            cur_w = left + m
+            if cur_h >= 0 and cur_h < h and cur_w >= 0 and cur_w < w:
+                idx = in_base + cur_h * w + cur_w
+                v = x[idx]
+                if v > best:
+                    best = v
+                    best_i = idx
+    return best, best_i
+
+
 @parallel_kernel
 def maxpool_forward_values(x, y, batch, c, h, w, out_h, out_w, size, stride, pad):
     """The values of ``maxpool_forward`` (bitwise: same window order, same strict >), without the
@@ -87,18 +107,8 @@ def maxpool_forward_values(x, y, batch, c, h, w, out_h, out_w, size, stride, pad
                         best = y[o]
                         y[o] = v if v > best else best
         for j in range(out_w):                      # edge columns: windows that cross the border
-            if j >= jlo and j < jhi:
-                continue
-            best = lowest
-            for n in range(size):
-                cur_h = top + n
-                for m in range(size):
-                    cur_w = offset + j * stride + m
-                    if cur_h >= 0 and cur_h < h and cur_w >= 0 and cur_w < w:
-                        v = x[in_base + cur_h * w + cur_w]
-                        if v > best:
-                            best = v
-            y[out0 + j] = best
+            if j < jlo or j >= jhi:
+                y[out0 + j] = _window_max(x, in_base, h, w, top, offset + j * stride, size, lowest)[0]
 
 
 @parallel_kernel
@@ -160,22 +170,9 @@ def maxpool_forward_fast(x, y, indexes, batch, c, h, w, out_h, out_w, size, stri
                             y[o] = v
                             indexes[o] = idx
         for j in range(out_w):                      # edge columns: windows that cross the border
-            if j >= jlo and j < jhi:
-                continue
-            best = lowest
-            bi = -1
-            for n in range(size):
-                cur_h = top + n
-                for m in range(size):
-                    cur_w = offset + j * stride + m
-                    if cur_h >= 0 and cur_h < h and cur_w >= 0 and cur_w < w:
-                        idx = in_base + cur_h * w + cur_w
-                        v = x[idx]
-                        if v > best:
-                            best = v
-                            bi = idx
-            y[out0 + j] = best
-            indexes[out0 + j] = bi
+            if j < jlo or j >= jhi:
+                y[out0 + j], indexes[out0 + j] = _window_max(x, in_base, h, w, top, offset + j * stride, size,
+                                                             lowest)
 
 
 @parallel_kernel
@@ -193,21 +190,9 @@ def maxpool_forward_xy(x, y, indexes, batch, c, h, w, out_h, out_w, size, stride
         i = row - plane * out_h
         in_base = plane * h * w
         for j in range(out_w):
-            best = lowest
-            best_i = -1
-            for n in range(size):
-                cur_h = offset + i * stride_y + n
-                for m in range(size):
-                    cur_w = offset + j * stride_x + m
-                    if cur_h >= 0 and cur_h < h and cur_w >= 0 and cur_w < w:
-                        idx = in_base + cur_h * w + cur_w
-                        v = x[idx]
-                        if v > best:
-                            best = v
-                            best_i = idx
             out = row * out_w + j
-            y[out] = best
-            indexes[out] = best_i
+            y[out], indexes[out] = _window_max(x, in_base, h, w, offset + i * stride_y, offset + j * stride_x,
+                                               size, lowest)
 
 
 def maxpool_forward(x, y, indexes, batch, c, h, w, out_h, out_w, size, stride, pad):
