@@ -435,7 +435,7 @@ def _pack_b(trans_b, b, p0, kc, j0, nc, bp):
                         bp[q * kc + p, s] = zero
 
 
-def _pack_b_image(geometry, im, p0, kc, j0, nc, bp):
+def _pack_b_image(geometry, im, p0, kc, j0, nc, bp, line):
     """``_pack_b`` of a convolution's column matrix, read from the image (implicit im2col): op(B)[p, j]
     = im2col(im)[p, j], row p = (c*ksize + ky)*ksize + kx, column j = oy*out_w + ox, reading image
     (c, oy*stride + ky - pad, ox*stride + kx - pad), 0 outside it. ``im`` is the (channels * height,
@@ -443,13 +443,12 @@ def _pack_b_image(geometry, im, p0, kc, j0, nc, bp):
     packing im2col's matrix, so the same products in the same order, but the column matrix (9 MB
     for yolov3-tiny's layer 21) is never written to memory and read back.
 
-    Per row p: its nc columns are gathered into ``line`` one output row at a time (the columns whose
-    x lies inside the image found once per p, as im2col_fast does: a bounds-free copy, contiguous
-    for stride 1), then scattered into the panels like _pack_b's rows of B."""
+    Per row p: its nc columns are gathered into ``line`` (_block's (NC,) scratch) one output row at
+    a time (the columns whose x lies inside the image found once per p, as im2col_fast does: a
+    bounds-free copy, contiguous for stride 1), then scattered into the panels like _pack_b's rows."""
     height, width, ksize, stride, pad, out_w = geometry
     zero = bp.dtype.type(0)
     panels = (nc + NR - 1) // NR
-    line = np.empty(panels * NR, dtype=bp.dtype)         # (panels * NR,) row p of op(B), zero-padded
     for jj in range(nc, panels * NR):
         line[jj] = zero
     for p in range(kc):
@@ -495,6 +494,8 @@ def _pack_b_image(geometry, im, p0, kc, j0, nc, bp):
 def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, tile):
     """C[m0:m1, n0:n1] on one thread: jc -> pc -> pack B -> ic -> pack A -> jr -> ir -> register tile."""
     one = c.dtype.type(1)
+    if IMAGE_B:     # the conv clone: (NC,) one row of op(B) gathered from the image, zero-padded
+        line = np.empty(NC, dtype=c.dtype)
     # k in equal blocks of at most KC (576 = 3 x 192, not 256 + 256 + 64: a short last block
     # reads and writes every C tile for few FMAs)
     k_blocks = (k + KC - 1) // KC
@@ -511,7 +512,7 @@ def _block(trans_a, trans_b, alpha, a, b, beta, c, m0, m1, n0, n1, k, ap, bp, ti
             # took 40% of 32x144x43264's time; in place it ran at 81% of OpenBLAS instead of 58%).
             if IMAGE_B:                 # the conv clone: trans_b is the geometry, b the image
                 direct_b = False
-                _pack_b_image(trans_b, b, pc, kc, jc, nc, bp)
+                _pack_b_image(trans_b, b, pc, kc, jc, nc, bp, line)
             else:
                 direct_b = not trans_b and (k <= DIRECT_B_MAX_K or m1 - m0 <= DIRECT_B_MAX_M)
                 if not direct_b:
